@@ -1,0 +1,77 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from config import Config, config_for
+
+
+def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Flask:
+    """Build the app. `config` is a settings class or its name; `overrides` win over both."""
+    settings = config_for(config) if config is None or isinstance(config, str) else config
+    settings.validate()
+    app = Flask(__name__, instance_path=str(Path(settings.UPLOAD_DIR).parent))
+    app.config.from_object(settings)
+    app.config.update(overrides)
+    if app.config["ENV_NAME"] != "production":
+        _fill_dev_secrets(app)
+
+    from app.extensions import babel, csrf, limiter, mail, select_locale
+    from intake.pii import PiiVault
+    from notices import db
+
+    db.init_app(app)
+    csrf.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(Path(__file__).parent / "translations"))
+    app.extensions["pii"] = PiiVault.from_config(app.config["PII_KEYS"], app.config["HASH_KEY"])
+
+    from app import auth, cli, security, templating, views
+    from notices.views import bp as notices_bp
+
+    security.init_app(app)
+    templating.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(notices_bp)
+    app.register_blueprint(views.bp)
+    cli.init_app(app)
+    logging.getLogger("app").setLevel(logging.INFO)
+    return app
+
+
+def _fill_dev_secrets(app: Flask) -> None:
+    """Outside production, missing secrets come from instance/dev-secrets.json (made once).
+
+    Keys must survive a restart, or encrypted reporter data could not be read back.
+    Tests pass their own keys and never touch the file.
+    """
+    needed = [name for name in ("SECRET_KEY", "PII_KEYS", "HASH_KEY") if not app.config.get(name)]
+    if not needed:
+        return
+    path = Path(app.instance_path) / "dev-secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    fresh = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "PII_KEYS": Fernet.generate_key().decode(),
+        "HASH_KEY": secrets.token_urlsafe(32),
+    }
+    changed = False
+    for name in needed:
+        if name not in stored:
+            stored[name] = fresh[name]
+            changed = True
+        app.config[name] = stored[name]
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)

@@ -1,0 +1,140 @@
+"""Staff sign-in: session login, hashed passwords, lockout with backoff, roles."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlmodel import Session, select
+from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from app.extensions import limiter
+from app.models import Role, User
+from intake.models import Event
+from notices.db import get_session
+from notices.timeutil import as_utc, utcnow
+
+bp = Blueprint("auth", __name__)
+
+# A fixed hash to compare against when the username does not exist, so timing does not tell.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired(message="请输入用户名"), Length(max=64)])
+    password = PasswordField("密码", validators=[DataRequired(message="请输入密码"), Length(max=256)])
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def create_user(session: Session, *, username: str, password: str, role: Role | str,
+                display_name: str = "", unit_id: int | None = None) -> User:
+    role = Role(role)
+    if role is Role.unit and unit_id is None:
+        raise ValueError("a unit user must belong to a unit")
+    user = User(username=username, display_name=display_name or username,
+                password_hash=hash_password(password), role=role,
+                unit_id=unit_id if role is Role.unit else None)
+    session.add(user)
+    return user
+
+
+class LoginError(Exception):
+    pass
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """Check credentials, counting failures; the account locks with doubling backoff.
+
+    :raise LoginError: with a message for the person signing in.
+    """
+    user = session.exec(select(User).where(User.username == username)).first()
+    now = utcnow()
+    if user is None or not user.is_active:
+        check_password_hash(_DUMMY_HASH, password)
+        raise LoginError(_("用户名或密码错误。"))
+    if user.locked_until and as_utc(user.locked_until) > now:
+        raise LoginError(_("登录失败次数过多，账号已暂时锁定，请稍后再试。"))
+    if not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        limit = current_app.config["LOGIN_MAX_FAILURES"]
+        if user.failed_logins >= limit:
+            minutes = 2 ** min(user.failed_logins - limit, 10)
+            user.locked_until = now + timedelta(minutes=minutes)
+        session.add(Event(kind="login_failed", actor_id=user.id, data={"count": user.failed_logins}))
+        session.commit()
+        raise LoginError(_("用户名或密码错误。"))
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    session.add(Event(kind="login", actor_id=user.id))
+    session.commit()
+    return user
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20/minute", methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = authenticate(get_session(), form.username.data.strip(), form.password.data)
+        except LoginError as exc:
+            flash(str(exc), "error")
+        else:
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            session["staff_id"] = user.id
+            session.permanent = True
+            target = request.args.get("next", "")
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("staff.home")
+            return redirect(target)
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("您已安全退出。"), "info")
+    return redirect(url_for("auth.login"))
+
+
+def _load_staff() -> None:
+    g.staff = None
+    staff_id = session.get("staff_id")
+    if staff_id is None:
+        return
+    user = get_session().get(User, staff_id)
+    if user is None or not user.is_active:
+        session.pop("staff_id", None)
+        return
+    g.staff = user
+
+
+def init_app(app: Flask) -> None:
+    app.permanent_session_lifetime = timedelta(hours=8)
+    app.before_request(_load_staff)
+    app.register_blueprint(bp)

@@ -1,0 +1,43 @@
+"""Cross-cutting pages: the staff landing page and the language switch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+
+from notices.access import current_staff, staff_required
+
+bp = Blueprint("staff", __name__)
+
+# (endpoint, label): shown on the staff home page to roles the endpoint admits.
+STAFF_LINKS = (
+    ("triage.queue", _l("待分办线索（分拣）")),
+    ("review.queue", _l("待审核回复")),
+    ("unit.inbox", _l("本单位线索")),
+    ("calls.console", _l("来电登记")),
+    ("taskforce.dashboard", _l("专班看板")),
+    ("ledger.index", _l("整改工作台账")),
+    ("admin.index", _l("系统管理")),
+)
+
+
+@bp.route("/staff")
+@staff_required()
+def home():
+    user = current_staff()
+    links = []
+    for endpoint, label in STAFF_LINKS:
+        view = current_app.view_functions.get(endpoint)
+        if view is not None and user.role in getattr(view, "required_roles", ()):
+            links.append({"url": url_for(endpoint), "label": label})
+    return render_template("staff/home.html", user=user, staff_links=links)
+
+
+@bp.route("/lang/<code>")
+def set_language(code: str):
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    target = request.args.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("notices.home")
+    return redirect(target)

@@ -1,0 +1,1 @@
+"""Intake: channels, sanitising, extraction, classification and registration of reports."""

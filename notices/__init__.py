@@ -1,0 +1,1 @@
+"""Campaigns: the published notice, its channels, phases and checklist."""

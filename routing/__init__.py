@@ -1,0 +1,1 @@
+"""Routing: units, rules, assignments, the report state machine, deadlines and escalation."""

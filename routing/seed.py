@@ -1,0 +1,65 @@
+"""Upsert a campaign's units and routing rules from its data files (idempotent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from notices.loader import read_yaml
+from routing.models import RoutingAction, RoutingRule, Unit, UnitKind
+
+
+def upsert_units(session: Session, campaign_dir: Path) -> int:
+    data = read_yaml(campaign_dir / "units.yaml")
+    changes = 0
+    by_code = {u.code: u for u in session.exec(select(Unit))}
+    for spec in data["units"]:
+        values = {"name": spec["name"], "short_name": spec.get("short_name") or spec["name"],
+                  "kind": UnitKind(spec["kind"]), "jurisdiction": spec.get("jurisdiction") or [],
+                  "email": spec.get("email"), "phone": spec.get("phone"),
+                  "leaders": spec.get("leaders") or []}
+        unit = by_code.get(spec["code"])
+        if unit is None:
+            unit = Unit(code=spec["code"], **values)
+            session.add(unit)
+            by_code[unit.code] = unit
+            changes += 1
+        else:
+            for name, value in values.items():
+                if getattr(unit, name) != value:
+                    setattr(unit, name, value)
+                    changes += 1
+    session.flush()
+    for spec in data["units"]:
+        parent = by_code[spec["parent"]].id if spec.get("parent") else None
+        unit = by_code[spec["code"]]
+        if unit.parent_id != parent:
+            unit.parent_id = parent
+            changes += 1
+    session.flush()
+    return changes
+
+
+def upsert_rules(session: Session, campaign_id: int, campaign_dir: Path) -> int:
+    data = read_yaml(campaign_dir / "routing.yaml")
+    units = {u.name: u.id for u in session.exec(select(Unit))}
+    existing = {r.priority: r for r in session.exec(
+        select(RoutingRule).where(RoutingRule.campaign_id == campaign_id))}
+    changes = 0
+    for spec in data["rules"]:
+        if spec["unit"] not in units:
+            raise ValueError(f"routing rule {spec['name']!r} names unknown unit {spec['unit']!r}")
+        values = {"name": spec["name"], "when": dict(spec["when"]),
+                  "action": RoutingAction(spec["action"]), "unit_id": units[spec["unit"]]}
+        rule = existing.get(spec["priority"])
+        if rule is None:
+            session.add(RoutingRule(campaign_id=campaign_id, priority=spec["priority"], **values))
+            changes += 1
+        else:
+            for name, value in values.items():
+                if getattr(rule, name) != value:
+                    setattr(rule, name, value)
+                    changes += 1
+    session.flush()
+    return changes
