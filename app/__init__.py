@@ -24,9 +24,10 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     if app.config["ENV_NAME"] != "production":
         _fill_dev_secrets(app)
 
-    from app.extensions import babel, csrf, limiter, mail, select_locale
+    from app.extensions import babel, csrf, mail, select_locale
     from intake.pii import PiiVault
     from notices import db
+    from notices.ratelimit import limiter
 
     db.init_app(app)
     csrf.init_app(app)
@@ -36,13 +37,23 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
                    default_translation_directories=str(Path(__file__).parent / "translations"))
     app.extensions["pii"] = PiiVault.from_config(app.config["PII_KEYS"], app.config["HASH_KEY"])
 
-    from app import auth, cli, security, templating, views
+    from app import auth, cli, errors, security, templating, views
+    from app.wiring import build_intake_services
+    from intake.sms import bp as sms_bp
+    from intake.views import bp as intake_bp
+    from intake.views import calls_bp
     from notices.views import bp as notices_bp
 
+    app.extensions["intake"] = build_intake_services(app)
     security.init_app(app)
+    errors.init_app(app)
     templating.init_app(app)
     auth.init_app(app)
     app.register_blueprint(notices_bp)
+    app.register_blueprint(intake_bp)
+    app.register_blueprint(calls_bp)
+    app.register_blueprint(sms_bp)
+    csrf.exempt(sms_bp)
     app.register_blueprint(views.bp)
     cli.init_app(app)
     logging.getLogger("app").setLevel(logging.INFO)

@@ -23,10 +23,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.extensions import limiter
 from app.models import Role, User
 from intake.models import Event
 from notices.db import get_session
+from notices.ratelimit import limiter
 from notices.timeutil import as_utc, utcnow
 
 bp = Blueprint("auth", __name__)

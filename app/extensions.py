@@ -1,19 +1,17 @@
-"""Flask extensions, created unbound and initialised in create_app."""
+"""Flask extensions, created unbound and initialised in create_app.
+
+The rate limiter lives in notices.ratelimit so that every layer can use it."""
 
 from __future__ import annotations
 
 from flask import request, session
 from flask_babel import Babel
-from flask_limiter import Limiter
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
-
-from app.ratelimit import client_key
 
 babel = Babel()
 csrf = CSRFProtect()
 mail = Mail()
-limiter = Limiter(key_func=client_key, default_limits=[])
 
 
 def select_locale() -> str:

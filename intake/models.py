@@ -47,6 +47,14 @@ class Kind(enum.StrEnum):
     invalid = "invalid"
 
 
+class TrackingCounter(SQLModel, table=True):
+    """Last tracking-number sequence used per campaign and CST day (row-locked on update)."""
+
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    day: str = Field(max_length=8, primary_key=True)
+    last: int = 0
+
+
 class Reporter(SQLModel, table=True):
     """Who reported. Every field is Fernet ciphertext; the hashes are keyed (HMAC) for matching."""
 

@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel
 
+from intake.pii import PiiVault
 from notices.dbtypes import enum_column, text_column, utc_column
 from notices.timeutil import utcnow
 
@@ -34,7 +35,7 @@ class Message(SQLModel, table=True):
     channel: MessageChannel = Field(sa_column=enum_column(MessageChannel))
     recipient_enc: str = Field(sa_column=text_column())
     subject: str = Field(default="", max_length=255)
-    body: str = Field(sa_column=text_column())
+    body_enc: str = Field(sa_column=text_column())
     report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     purpose: str = Field(max_length=48)
@@ -48,12 +49,18 @@ class Message(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
-def queue_message(session: Session, *, channel: MessageChannel, recipient_enc: str, body: str,
-                  purpose: str, subject: str = "", report_id: int | None = None,
-                  unit_id: int | None = None, dedupe_key: str | None = None) -> Message:
-    """Add a message to the outbox in the caller's transaction (the caller commits)."""
-    message = Message(channel=channel, recipient_enc=recipient_enc, body=body, subject=subject,
-                      purpose=purpose, report_id=report_id, unit_id=unit_id,
-                      dedupe_key=dedupe_key, status=MessageStatus.queued)
+def queue_message(session: Session, vault: PiiVault, *, channel: MessageChannel | str,
+                  recipient: str, body: str, purpose: str, subject: str = "",
+                  report_id: int | None = None, unit_id: int | None = None,
+                  dedupe_key: str | None = None) -> Message:
+    """Add a message to the outbox in the caller's transaction (the caller commits).
+
+    Recipient and body are encrypted: a citizen's number is PII and an acknowledgement
+    carries the receipt code.
+    """
+    message = Message(channel=MessageChannel(channel), recipient_enc=vault.encrypt(recipient),
+                      body_enc=vault.encrypt(body), subject=subject, purpose=purpose,
+                      report_id=report_id, unit_id=unit_id, dedupe_key=dedupe_key,
+                      status=MessageStatus.queued)
     session.add(message)
     return message

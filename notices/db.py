@@ -41,8 +41,22 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _sqlite_begin(conn) -> None:
-    # IMMEDIATE takes the write lock up front: concurrent writers queue instead of deadlocking.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", "DEFERRED"))
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer.
+
+    On SQLite a transaction that reads first and writes later fails at once if another
+    writer committed in between; BEGIN IMMEDIATE takes the write lock up front, so
+    concurrent writers queue (busy_timeout) instead. PostgreSQL needs nothing here.
+    End any read transaction (commit) before calling it.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 def init_app(app: Flask) -> None:

@@ -153,3 +153,23 @@ def login(client) -> Callable[[object], None]:
         assert response.status_code == 302, response.get_data(as_text=True)
 
     return do_login
+
+
+@pytest.fixture
+def live_url(app) -> Iterator[str]:
+    """Base URL of the test app served over real HTTP on loopback."""
+    from tests.support.live import serve
+
+    with serve(app) as url:
+        app.config["PUBLIC_BASE_URL"] = url
+        app.extensions["intake"].public_base_url = url
+        yield url
+
+
+@pytest.fixture
+def campaign_id(db: Session) -> int:
+    from sqlmodel import select
+
+    from notices.models import Campaign
+
+    return db.exec(select(Campaign.id)).first()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 10:22:36.888158
+Create Date: 2026-11-27 10:26:34.355985
 """
 from collections.abc import Sequence
 
@@ -198,6 +198,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_staff_user_role'), ['role'], unique=False)
         batch_op.create_index(batch_op.f('ix_staff_user_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('trackingcounter',
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('day', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('last', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ),
+    sa.PrimaryKeyConstraint('campaign_id', 'day')
+    )
     op.create_table('assignment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('report_id', sa.Integer(), nullable=False),
@@ -293,7 +300,7 @@ def upgrade() -> None:
     sa.Column('channel', sa.Enum('sms', 'email', name='ck_messagechannel', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('recipient_enc', sa.Text(), nullable=False),
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('body_enc', sa.Text(), nullable=False),
     sa.Column('report_id', sa.Integer(), nullable=True),
     sa.Column('unit_id', sa.Integer(), nullable=True),
     sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
@@ -421,6 +428,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_assignment_reply_due_at'))
 
     op.drop_table('assignment')
+    op.drop_table('trackingcounter')
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_user_unit_id'))
         batch_op.drop_index(batch_op.f('ix_staff_user_role'))

@@ -12,6 +12,7 @@ import hmac
 import secrets
 
 from flask import request
+from flask_limiter import Limiter
 
 _PROCESS_KEY = secrets.token_bytes(32)
 
@@ -19,3 +20,8 @@ _PROCESS_KEY = secrets.token_bytes(32)
 def client_key() -> str:
     address = request.remote_addr or ""
     return hmac.new(_PROCESS_KEY, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# Created here, in the lowest package, so every layer's views can apply limits;
+# create_app initialises it with the configured storage.
+limiter = Limiter(key_func=client_key, default_limits=[])

@@ -1,0 +1,57 @@
+"""Forms of the public report page, the tracker and the hotline console."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from intake.registration import DISTRICTS
+
+DISTRICT_CHOICES = [("", _l("不清楚 / 不在列表中"))] + [(d, d) for d in DISTRICTS]
+
+
+class ReportForm(FlaskForm):
+    text = TextAreaField(_l("反映的问题"), validators=[
+        DataRequired(message=_l("请填写反映的问题内容。"))],
+        description=_l("请写明时间、地点、执法单位或人员、经过，越具体越便于核实。"))
+    place_text = StringField(_l("发生地点"), validators=[Optional(), Length(max=200, message=_l(
+        "地点请控制在200字以内。"))])
+    district = SelectField(_l("所在区县"), choices=DISTRICT_CHOICES, default="",
+                           validate_choice=False)
+    occurred_text = StringField(_l("发生时间"), validators=[Optional(), Length(max=60)])
+    plate = StringField(_l("涉及车牌号（选填）"), validators=[Optional(), Length(max=16)])
+    attachments = MultipleFileField(_l("照片、视频或 PDF（选填，最多5个）"))
+    identity = RadioField(_l("举报方式"), choices=[("anonymous", _l("匿名举报")),
+                                                   ("named", _l("实名举报"))],
+                          default="anonymous",
+                          validators=[InputRequired(message=_l("请选择举报方式。"))])
+    name = StringField(_l("姓名"), validators=[Optional(), Length(max=40)])
+    phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=32)])
+    email = StringField(_l("电子邮箱"), validators=[Optional(), Length(max=120)])
+    consent = BooleanField(_l("我已阅读并同意：我提交的内容真实；个人信息仅用于核实和反馈本问题，由专班保密保存，不提供给被举报单位。"),
+                           validators=[DataRequired(message=_l("请阅读并同意保密与真实性说明。"))])
+
+
+class TrackForm(FlaskForm):
+    tracking_no = StringField(_l("受理编号"), validators=[
+        DataRequired(message=_l("请输入受理编号。")), Length(max=40)])
+    receipt_code = StringField(_l("查询码"), validators=[
+        DataRequired(message=_l("请输入查询码。")), Length(max=40)])
+
+
+class CallForm(FlaskForm):
+    channel = SelectField(_l("来源"), choices=[("hotline", _l("热线来电")),
+                                               ("inspection", _l("督察检查发现"))],
+                          default="hotline")
+    caller_phone = StringField(_l("来电号码"), validators=[Optional(), Length(max=32)])
+    caller_name = StringField(_l("来电人姓名（如愿意提供）"), validators=[Optional(), Length(max=40)])
+    occurred_text = StringField(_l("来电/发现时间"), validators=[Optional(), Length(max=60)])
+    district = SelectField(_l("所在区县"), choices=DISTRICT_CHOICES, default="",
+                           validate_choice=False)
+    place_text = StringField(_l("地点"), validators=[Optional(), Length(max=200)])
+    plate = StringField(_l("车牌号"), validators=[Optional(), Length(max=16)])
+    text = TextAreaField(_l("来电内容摘要"), validators=[
+        DataRequired(message=_l("请填写来电内容摘要。"))])

@@ -1,0 +1,73 @@
+"""Tracking numbers (受理编号) and receipt codes (查询码).
+
+A receipt code is 16 characters of Crockford base32 (80 random bits; no I, L, O or U to
+misread), shown once and stored only as a slow scrypt hash.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from intake.models import TrackingCounter
+from notices.timeutil import to_cst
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16
+HASH_METHOD = "scrypt:16384:8:1"
+_DUMMY_HASH = generate_password_hash("0" * CODE_LENGTH, method=HASH_METHOD)
+_CONFUSABLE = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
+
+
+def new_receipt_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def format_code(code: str) -> str:
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def normalise_code(typed: str) -> str:
+    """Accept lower case, spaces, dashes and the usual look-alikes (O for 0, I/L for 1)."""
+    return re.sub(r"[^0-9A-Z]", "", (typed or "").upper()).translate(_CONFUSABLE)
+
+
+def hash_code(code: str) -> str:
+    return generate_password_hash(code, method=HASH_METHOD)
+
+
+def check_code(stored_hash: str | None, typed: str) -> bool:
+    """Constant work whether or not the report exists, so timing tells nothing."""
+    code = normalise_code(typed)
+    if stored_hash is None:
+        check_password_hash(_DUMMY_HASH, code)
+        return False
+    return check_password_hash(stored_hash, code)
+
+
+def next_tracking_no(session: Session, campaign_id: int, prefix: str, at: datetime) -> str:
+    """PREFIX-YYYYMMDD-NNNN, the day in China Standard Time, unique per campaign.
+
+    The counter row is updated in the caller's transaction, so concurrent registrations
+    (PostgreSQL row lock, SQLite write lock) never share a number.
+    """
+    day = to_cst(at).strftime("%Y%m%d")
+    table = TrackingCounter.__table__
+    updated = session.execute(
+        sa.update(table).where(table.c.campaign_id == campaign_id, table.c.day == day)
+        .values(last=table.c.last + 1).returning(table.c.last)).scalar()
+    if updated is None:
+        try:
+            with session.begin_nested():
+                session.execute(sa.insert(table).values(campaign_id=campaign_id, day=day, last=1))
+            updated = 1
+        except sa.exc.IntegrityError:
+            updated = session.execute(
+                sa.update(table).where(table.c.campaign_id == campaign_id, table.c.day == day)
+                .values(last=table.c.last + 1).returning(table.c.last)).scalar_one()
+    return f"{prefix}-{day}-{updated:04d}"

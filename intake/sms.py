@@ -1,0 +1,5 @@
+"""Placeholder replaced by the SMS channel module."""
+
+from flask import Blueprint
+
+bp = Blueprint("sms", __name__)

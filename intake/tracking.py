@@ -1,0 +1,79 @@
+"""What the public tracker may show of a report: its status and public steps, nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlmodel import Session, select
+
+from intake.models import Event, Report, ReportStatus
+from intake.receipts import check_code
+
+PUBLIC_STATUS = {
+    ReportStatus.received: _l("已受理"),
+    ReportStatus.triage: _l("已受理，正在分办"),
+    ReportStatus.returned: _l("已受理，正在分办"),
+    ReportStatus.dispatched: _l("已转交责任单位办理"),
+    ReportStatus.acknowledged: _l("责任单位正在核实办理"),
+    ReportStatus.reopened: _l("责任单位正在重新办理"),
+    ReportStatus.replied: _l("办理结果审核中"),
+    ReportStatus.rejected_reply: _l("责任单位正在核实办理"),
+    ReportStatus.reviewed: _l("已答复"),
+    ReportStatus.awaiting_feedback: _l("已答复，请您评价"),
+    ReportStatus.closed: _l("已办结"),
+    ReportStatus.referred: _l("已移交有权处理的部门"),
+    ReportStatus.merged: _l("已与相同问题合并办理"),
+    ReportStatus.not_accepted: _l("不予受理"),
+}
+
+EVENT_LABELS = {
+    "received": _l("问题线索已受理"),
+    "dispatched": _l("已转交责任单位"),
+    "acknowledged": _l("责任单位已签收"),
+    "reply_approved": _l("办理结果已答复"),
+    "reopened": _l("根据您的评价重新办理"),
+    "referred": _l("已移交有权处理的部门"),
+    "merged": _l("已合并到相同问题"),
+    "not_accepted": _l("不予受理"),
+    "rated": _l("已收到您的评价"),
+    "closed": _l("已办结"),
+}
+
+
+@dataclass
+class PublicStep:
+    at: datetime
+    label: str
+    text: str
+
+
+@dataclass
+class PublicView:
+    tracking_no: str
+    received_at: datetime
+    status: ReportStatus
+    status_label: str
+    steps: list[PublicStep]
+    public_reply: str | None
+
+
+def find_for_tracker(session: Session, tracking_no: str, receipt_code: str) -> Report | None:
+    """The report only when both match; an unknown number costs the same as a wrong code."""
+    number = (tracking_no or "").strip().upper()
+    report = session.exec(select(Report).where(Report.tracking_no == number)).first()
+    if not check_code(report.receipt_hash if report else None, receipt_code):
+        return None
+    return report
+
+
+def public_view(session: Session, report: Report) -> PublicView:
+    events = session.exec(select(Event).where(Event.report_id == report.id,
+                                              Event.public == True)  # noqa: E712
+                          .order_by(Event.at, Event.id)).all()
+    steps = [PublicStep(e.at, str(EVENT_LABELS.get(e.kind, e.kind)), e.note) for e in events]
+    replies = [e.note for e in events if e.kind == "reply_approved" and e.note]
+    return PublicView(report.tracking_no, report.received_at, report.status,
+                      str(PUBLIC_STATUS.get(report.status, report.status.value)), steps,
+                      replies[-1] if replies else None)

@@ -1,0 +1,167 @@
+"""Public report form, receipt and tracker; the hotline console for operators and inspectors."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy.exc import OperationalError
+from sqlmodel import select
+
+from intake.forms import CallForm, ReportForm, TrackForm
+from intake.models import Channel, Report
+from intake.receipts import format_code
+from intake.registration import RegistrationError, Submission, register
+from intake.services import current_services
+from intake.tracking import find_for_tracker, public_view
+from intake.uploads import IncomingFile
+from notices.access import current_staff, staff_required
+from notices.db import get_session
+from notices.loader import active_campaign
+from notices.ratelimit import limiter
+from notices.timeutil import CST, utcnow
+
+bp = Blueprint("intake", __name__, template_folder="templates")
+calls_bp = Blueprint("calls", __name__, template_folder="templates")
+
+RECEIPT_KEY = "fresh_receipt"
+
+
+def _campaign():
+    db = get_session()
+    campaign = active_campaign(db, current_app.config["DEFAULT_CAMPAIGN"]) or active_campaign(db)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _language() -> str:
+    locale = get_locale()
+    return "en" if locale and locale.language == "en" else "zh"
+
+
+def _submit(submission: Submission):
+    """Register and commit; a database failure becomes a retry message, never a false receipt."""
+    db = get_session()
+    try:
+        receipt = register(db, submission, current_services())
+        db.commit()
+    except RegistrationError:
+        db.rollback()
+        raise
+    except OperationalError:
+        db.rollback()
+        current_app.logger.exception("registration failed: database unavailable")
+        raise RegistrationError(_("系统繁忙，您的反映尚未保存，请稍后重新提交。")) from None
+    return receipt
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@limiter.limit("10/minute;60/hour", methods=["POST"])
+def report():
+    campaign = _campaign()
+    form = ReportForm()
+    if form.validate_on_submit():
+        files = [IncomingFile(f.filename or "", f.read()) for f in form.attachments.data or []
+                 if f and (f.filename or "")]
+        named = form.identity.data == "named"
+        submission = Submission(
+            campaign_id=campaign.id, channel=Channel.web, text=form.text.data,
+            place_text=form.place_text.data or "", district=form.district.data or None,
+            occurred_text=form.occurred_text.data or "", plate=form.plate.data or None,
+            anonymous=not named, name=form.name.data if named else None,
+            phone=form.phone.data if named else None, email=form.email.data if named else None,
+            attachments=files, language=_language())
+        try:
+            receipt = _submit(submission)
+        except RegistrationError as exc:
+            field = getattr(form, exc.field, None) if exc.field else None
+            if field is not None and field.name != "csrf_token":
+                field.errors = [*field.errors, str(exc.message)] if isinstance(
+                    field.errors, list) else [str(exc.message)]
+            else:
+                flash(str(exc.message), "error")
+        else:
+            session[RECEIPT_KEY] = {"tracking_no": receipt.tracking_no,
+                                    "code": format_code(receipt.receipt_code)}
+            return redirect(url_for("intake.receipt"))
+    elif request.method == "POST" and not form.errors:
+        flash(_("提交失败，请刷新页面后重试。"), "error")
+    return render_template("intake/report.html", form=form, campaign=campaign,
+                           max_chars=current_app.config["MAX_REPORT_CHARS"]), \
+        (400 if request.method == "POST" else 200)
+
+
+@bp.route("/report/receipt")
+def receipt():
+    fresh = session.pop(RECEIPT_KEY, None)
+    if fresh is None:
+        return redirect(url_for("intake.track"))
+    return render_template("intake/receipt.html", receipt=fresh)
+
+
+@bp.route("/track", methods=["GET", "POST"])
+@limiter.limit("10/minute;100/hour", methods=["POST"])
+def track():
+    form = TrackForm()
+    view = None
+    status = 200
+    if form.validate_on_submit():
+        db = get_session()
+        found = find_for_tracker(db, form.tracking_no.data, form.receipt_code.data)
+        if found is None:
+            flash(_("受理编号或查询码不正确，请核对后重试。"), "error")
+            status = 404
+        else:
+            view = public_view(db, found)
+            session["tracked"] = found.id
+    elif request.method == "POST":
+        status = 400
+    return render_template("intake/track.html", form=form, view=view), status
+
+
+@calls_bp.route("/staff/calls", methods=["GET", "POST"])
+@staff_required("operator", "inspector")
+def console():
+    staff = current_staff()
+    campaign = _campaign()
+    form = CallForm()
+    if staff.role == "inspector":
+        form.channel.data = "inspection"
+    saved = None
+    if form.validate_on_submit():
+        channel = Channel.inspection if staff.role == "inspector" else Channel(
+            form.channel.data if form.channel.data in ("hotline", "inspection") else "hotline")
+        submission = Submission(
+            campaign_id=campaign.id, channel=channel, text=form.text.data,
+            place_text=form.place_text.data or "", district=form.district.data or None,
+            occurred_text=form.occurred_text.data or "", plate=form.plate.data or None,
+            anonymous=False, name=form.caller_name.data or None,
+            phone=form.caller_phone.data or None, actor_id=staff.id, language="zh")
+        try:
+            receipt = _submit(submission)
+        except RegistrationError as exc:
+            flash(str(exc.message), "error")
+        else:
+            saved = {"report": receipt.report, "code": format_code(receipt.receipt_code)}
+            flash(_("已登记，受理编号 %(no)s。", no=receipt.tracking_no), "success")
+            form = CallForm(formdata=None)
+    db = get_session()
+    start = datetime.combine(utcnow().astimezone(CST).date(), time.min, tzinfo=CST)
+    today = db.exec(select(Report).where(Report.received_at >= start,
+                                         Report.channel.in_([Channel.hotline, Channel.inspection]))
+                    .order_by(Report.received_at.desc()).limit(200)).all()
+    return render_template("intake/calls.html", form=form, saved=saved, today=today), \
+        (400 if request.method == "POST" and saved is None else 200)

@@ -1,0 +1,173 @@
+"""The public web form, receipt and tracker, and the bad input they must refuse."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from sqlmodel import func, select
+
+from intake.models import Attachment, Event, Report, Reporter
+from intake.outbox import Message
+from tests.conftest import csrf_from
+from tests.support.files import has_exif, jpeg_with_gps
+
+GOOD_TEXT = "6月20日下午，在湟源县109国道日月山方向，交通执法车辆在行车道上突然拦停大货车，导致后车追尾。"
+
+
+def post_report(client, **fields):
+    token = csrf_from(client.get("/report").get_data(as_text=True))
+    data = {"csrf_token": token, "text": GOOD_TEXT, "district": "湟源县",
+            "identity": "anonymous", "consent": "y"}
+    data.update(fields)
+    return client.post("/report", data=data, content_type="multipart/form-data")
+
+
+def count(db, model) -> int:
+    db.expire_all()
+    return db.exec(select(func.count()).select_from(model)).one()
+
+
+def receipt_of(client) -> tuple[str, str]:
+    page = client.get("/report/receipt").get_data(as_text=True)
+    return (re.search(r'id="tracking-no">([^<]+)', page).group(1),
+            re.search(r'id="receipt-code">([^<]+)', page).group(1))
+
+
+def track(client, number: str, code: str):
+    token = csrf_from(client.get("/track").get_data(as_text=True))
+    return client.post("/track", data={"csrf_token": token, "tracking_no": number,
+                                       "receipt_code": code})
+
+
+def test_anonymous_report_gets_a_receipt_and_can_be_tracked(client, db):
+    response = post_report(client)
+    assert response.status_code == 302
+    number, code = receipt_of(client)
+    assert re.fullmatch(r"XNJT-\d{8}-\d{4}", number)
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", code)
+    # The receipt is shown once.
+    assert client.get("/report/receipt").status_code == 302
+    page = track(client, number, code.lower().replace("-", " ")).get_data(as_text=True)
+    assert "已受理" in page and number in page
+    report = db.exec(select(Report)).one()
+    assert report.reporter_id is None and report.is_anonymous
+    assert code.replace("-", "") not in report.receipt_hash
+
+
+def test_named_report_keeps_pii_encrypted_apart(client, db, app):
+    post_report(client, identity="named", name="王小明", phone="139 1234 5678",
+                email="wxm@example.com")
+    report = db.exec(select(Report)).one()
+    reporter = db.get(Reporter, report.reporter_id)
+    assert "13912345678" not in (reporter.phone_enc or "")
+    assert "王小明" not in (reporter.name_enc or "")
+    vault = app.extensions["pii"]
+    assert vault.decrypt(reporter.phone_enc) == "+8613912345678"
+    assert vault.decrypt(reporter.name_enc) == "王小明"
+    # A confirmation goes to the e-mail, without the receipt code.
+    message = db.exec(select(Message)).one()
+    body = vault.decrypt(message.body_enc)
+    assert report.tracking_no in body and "查询码见提交成功页面" in body
+
+
+def test_wrong_code_and_unknown_number_look_the_same(client):
+    post_report(client)
+    number, code = receipt_of(client)
+    wrong = track(client, number, "AAAA-BBBB-CCCC-DDDD")
+    unknown = track(client, "XNJT-20000101-0001", code)
+    assert wrong.status_code == unknown.status_code == 404
+    strip = lambda r: re.sub(r'value="[^"]*"', "", r.get_data(as_text=True))  # noqa: E731
+    assert strip(wrong) == strip(unknown).replace("XNJT-20000101-0001", number) or \
+        "受理编号或查询码不正确" in strip(unknown)
+    assert "受理编号或查询码不正确" in strip(wrong)
+
+
+def test_script_tags_are_stored_as_plain_text(client, db):
+    post_report(client, text=GOOD_TEXT + "<script>alert('x')</script><b>粗体</b>")
+    report = db.exec(select(Report)).one()
+    assert "<" not in report.text and "script>" not in report.text
+    assert "粗体" in report.text
+
+
+def test_photo_is_stored_without_exif_under_a_random_name(client, db, app):
+    photo = jpeg_with_gps()
+    assert has_exif(photo)
+    response = post_report(client, attachments=[(io.BytesIO(photo), "IMG_0001.jpg")])
+    assert response.status_code == 302
+    attachment = db.exec(select(Attachment)).one()
+    stored = (app.config["UPLOAD_DIR"] / attachment.stored_name).read_bytes()
+    assert not has_exif(stored)
+    assert attachment.content_type == "image/jpeg"
+    assert "IMG_0001" not in attachment.stored_name
+    assert attachment.original_name == "IMG_0001.jpg"
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"text": ""}, "请填写反映的问题内容"),
+    ({"text": "   \n\t  "}, "请填写反映的问题内容"),
+    ({"text": "举报" * 2001}, "内容过长"),
+    ({"identity": "named", "phone": "12345"}, "电话号码格式不正确"),
+    ({"identity": "named", "email": "not-an-email"}, "电子邮箱格式不正确"),
+    ({"plate": "ABC"}, "车牌号格式不正确"),
+    ({"consent": ""}, "请阅读并同意"),
+    ({"district": "海东市"}, "请选择正确的区县"),
+])
+def test_bad_input_gets_a_message_and_stores_nothing(client, db, fields, message):
+    response = post_report(client, **fields)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert count(db, Report) == 0 and count(db, Reporter) == 0 and count(db, Event) == 0
+
+
+def test_bad_input_message_in_english_when_chosen(client, db):
+    client.get("/lang/en")
+    response = post_report(client, text="")
+    assert response.status_code == 400
+    assert "Please describe the problem" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("files, message", [
+    ([(b"MZ\x90\x00 not really a photo", "photo.jpg")], "不是可接受的照片、视频或 PDF"),
+    ([(b"<html><script>alert(1)</script></html>", "page.pdf")], "不是可接受的照片、视频或 PDF"),
+    ([(b"", "empty.jpg")], "是空文件"),
+    ([(b"%PDF-1.4 x", f"f{i}.pdf") for i in range(6)], "最多上传 5 个附件"),
+])
+def test_refused_uploads_store_nothing(client, db, app, files, message):
+    response = post_report(client, attachments=[(io.BytesIO(d), n) for d, n in files])
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert count(db, Report) == 0 and count(db, Attachment) == 0
+    upload_dir = app.config["UPLOAD_DIR"]
+    assert not upload_dir.exists() or not any(upload_dir.iterdir())
+
+
+def test_oversized_upload_is_refused(client, db, app):
+    app.config["MAX_ATTACHMENT_BYTES"] = 1024
+    app.extensions["intake"].max_file_bytes = 1024
+    response = post_report(client, attachments=[(io.BytesIO(jpeg_with_gps((400, 400))), "big.jpg")])
+    assert response.status_code == 400
+    assert "超过" in response.get_data(as_text=True)
+    assert count(db, Report) == 0
+
+
+def test_missing_csrf_is_refused_and_stores_nothing(client, db):
+    response = client.post("/report", data={"text": GOOD_TEXT, "identity": "anonymous",
+                                            "consent": "y"})
+    assert response.status_code == 400
+    assert "页面已过期" in response.get_data(as_text=True)
+    assert count(db, Report) == 0
+
+
+def test_tracking_numbers_are_sequential_per_day(client, db):
+    for _ in range(3):
+        assert post_report(client).status_code == 302
+    numbers = sorted(r.tracking_no for r in db.exec(select(Report)))
+    assert [n[-4:] for n in numbers] == ["0001", "0002", "0003"]
+
+
+def test_report_page_works_on_a_phone_screen(client):
+    page = client.get("/report").get_data(as_text=True)
+    assert 'name="viewport"' in page
+    assert "个人信息" in page  # the confidentiality consent text
