@@ -55,6 +55,7 @@ class Config:
         _env("CLASSIFIER_MODEL_PATH", str(INSTANCE_DIR / "classifier-model.json"))
     )
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    TASKFORCE_EMAIL = _env("TASKFORCE_EMAIL", "zhuanban@xnjt.example")
 
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

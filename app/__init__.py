@@ -43,6 +43,9 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     from intake.views import bp as intake_bp
     from intake.views import calls_bp
     from notices.views import bp as notices_bp
+    from routing.desk_views import bp as desk_bp
+    from routing.public_views import bp as feedback_bp
+    from routing.unit_views import bp as unit_bp
 
     app.extensions["intake"] = build_intake_services(app)
     security.init_app(app)
@@ -54,6 +57,9 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     app.register_blueprint(calls_bp)
     app.register_blueprint(sms_bp)
     csrf.exempt(sms_bp)
+    app.register_blueprint(unit_bp)
+    app.register_blueprint(desk_bp)
+    app.register_blueprint(feedback_bp)
     app.register_blueprint(views.bp)
     cli.init_app(app)
     logging.getLogger("app").setLevel(logging.INFO)

@@ -13,6 +13,7 @@ from app.auth import create_user
 from app.models import Role, User
 from notices.db import session_scope
 from notices.loader import upsert_campaign
+from routing.deadlines import import_overrides
 from routing.models import Unit
 from routing.seed import upsert_rules, upsert_units
 
@@ -43,6 +44,7 @@ def seed_campaign(session: Session, campaign_dir: Path) -> int:
     campaign, changes = upsert_campaign(session, campaign_dir)
     changes += upsert_units(session, campaign_dir)
     changes += upsert_rules(session, campaign.id, campaign_dir)
+    changes += import_overrides(session)
     return changes
 
 
@@ -110,6 +112,10 @@ def init_app(app: Flask) -> None:
                 raise click.UsageError(str(exc)) from None
         click.echo(f"created {username} ({role})")
 
+    from app.routing_commands import routing_cli, run_sweep
+
+    app.cli.add_command(routing_cli)
+    app.extensions.setdefault("worker_jobs", []).append(run_sweep)
     try:
         from app.intake_commands import intake_cli
     except ImportError:

@@ -11,10 +11,11 @@ bp = Blueprint("staff", __name__)
 
 # (endpoint, label): shown on the staff home page to roles the endpoint admits.
 STAFF_LINKS = (
-    ("triage.queue", _l("待分办线索（分拣）")),
-    ("review.queue", _l("待审核回复")),
+    ("desk.triage", _l("待分办线索（分拣）")),
+    ("desk.review_queue", _l("待审核回复与延期申请")),
     ("unit.inbox", _l("本单位线索")),
     ("calls.console", _l("来电登记")),
+    ("desk.callbacks", _l("回访评价")),
     ("taskforce.dashboard", _l("专班看板")),
     ("ledger.index", _l("整改工作台账")),
     ("admin.index", _l("系统管理")),

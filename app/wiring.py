@@ -48,12 +48,19 @@ def classify_function(app: Flask) -> Callable[[str, str], dict]:
 
 
 def build_intake_services(app: Flask) -> IntakeServices:
-    return IntakeServices(
+    from routing.dispatch import after_register_hook
+    from routing.feedback import rate_by_message
+
+    services = IntakeServices(
         vault=app.extensions["pii"],
         upload_dir=Path(app.config["UPLOAD_DIR"]),
         max_chars=app.config["MAX_REPORT_CHARS"],
         max_files=app.config["MAX_ATTACHMENTS"],
         max_file_bytes=app.config["MAX_ATTACHMENT_BYTES"],
         public_base_url=app.config["PUBLIC_BASE_URL"],
+        taskforce_email=app.config["TASKFORCE_EMAIL"],
         classify=classify_function(app),
     )
+    services.after_register.append(after_register_hook(services))
+    services.rate = rate_by_message(services)
+    return services

@@ -76,6 +76,7 @@ class IntakeServices:
     max_files: int = 5
     max_file_bytes: int = 10 * 1024 * 1024
     public_base_url: str = ""
+    taskforce_email: str = ""
     classify: Callable[[str, str], dict] | None = None
     # rate(session, tracking_no, rating, sender_phone) -> reply text; wired by routing.
     rate: Callable[[Session, str, str, str | None], str] | None = None
@@ -191,7 +192,7 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
     """Register a report in the caller's transaction; the caller commits.
 
     A repeated (channel, source_ref) returns the existing report with `replayed=True`.
-    Any read transaction the caller had open is committed first (see `begin_write`).
+    Callers end their read transaction first (see `begin_write`).
     :raise RegistrationError: with a message for the sender; nothing is written.
     """
     begin_write(session)

@@ -56,6 +56,7 @@ def _submit(submission: Submission):
     """Register and commit; a database failure becomes a retry message, never a false receipt."""
     db = get_session()
     try:
+        db.commit()  # end the read transaction so registration starts as a writer
         receipt = register(db, submission, current_services())
         db.commit()
     except RegistrationError:

@@ -50,12 +50,11 @@ def begin_write(session: Session) -> None:
     On SQLite a transaction that reads first and writes later fails at once if another
     writer committed in between; BEGIN IMMEDIATE takes the write lock up front, so
     concurrent writers queue (busy_timeout) instead. PostgreSQL needs nothing here.
-    End any read transaction (commit) before calling it.
+    Inside a transaction already begun it does nothing, so domain functions compose:
+    callers end their read transaction (commit) before the first domain call.
     """
-    if session.get_bind().dialect.name != "sqlite":
+    if session.get_bind().dialect.name != "sqlite" or session.in_transaction():
         return
-    if session.in_transaction():
-        session.commit()
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 

@@ -27,6 +27,8 @@ class Campaign(SQLModel, table=True):
     channels: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     contact: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     deadlines: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Routing settings from routing.yaml: min_confidence, conflict_of_interest.
+    routing: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     is_active: bool = Field(default=True, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from notices.loader import read_yaml
+from notices.models import Campaign
 from routing.models import RoutingAction, RoutingRule, Unit, UnitKind
 
 
@@ -61,5 +62,10 @@ def upsert_rules(session: Session, campaign_id: int, campaign_dir: Path) -> int:
                 if getattr(rule, name) != value:
                     setattr(rule, name, value)
                     changes += 1
+    settings = {k: v for k, v in data.items() if k != "rules"}
+    campaign = session.get(Campaign, campaign_id)
+    if campaign.routing != settings:
+        campaign.routing = settings
+        changes += 1
     session.flush()
     return changes

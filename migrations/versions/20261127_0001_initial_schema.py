@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 10:26:34.355985
+Create Date: 2026-11-27 10:32:17.587590
 """
 from collections.abc import Sequence
 
@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('channels', sa.JSON(), nullable=False),
     sa.Column('contact', sa.JSON(), nullable=False),
     sa.Column('deadlines', sa.JSON(), nullable=False),
+    sa.Column('routing', sa.JSON(), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),

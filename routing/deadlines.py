@@ -1,0 +1,90 @@
+"""Deadlines of a campaign on the working-day calendar (holidays package + override table)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import yaml
+from sqlmodel import Session, select
+
+from notices.models import Campaign
+from routing.calendar import DEFAULT_CALENDAR_FILE, WorkCalendar
+from routing.models import CalendarOverride
+
+DEFAULTS = {
+    "dispatch_days": 1, "acknowledge_days": 1, "return_window_days": 2,
+    "reply_days": {"complaint": 10, "tip": 10, "inquiry": 3},
+    "extension_max_days": 10, "extension_request_cutoff": "17:00", "feedback_days": 3,
+    "warning_days_before": 1, "supervision_after_days": 2, "listed_after_days": 5,
+}
+_CACHE_SECONDS = 60.0
+_cache: dict[str, tuple[float, WorkCalendar]] = {}
+_lock = threading.Lock()
+
+
+def settings(campaign: Campaign) -> dict:
+    """The campaign's deadline settings over the defaults of DESIGN.md."""
+    merged = {**DEFAULTS, **(campaign.deadlines or {})}
+    merged["reply_days"] = {**DEFAULTS["reply_days"], **(campaign.deadlines or {}).get(
+        "reply_days", {})}
+    return merged
+
+
+def reply_days(campaign: Campaign, kind: str | None) -> int:
+    days = settings(campaign)["reply_days"]
+    return int(days.get(kind or "complaint", days["complaint"]))
+
+
+def work_calendar(session: Session) -> WorkCalendar:
+    """The calendar from the override table, rebuilt at most once a minute per process."""
+    key = str(session.get_bind().url)
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(key)
+        if hit and now - hit[0] < _CACHE_SECONDS:
+            return hit[1]
+    rows = session.exec(select(CalendarOverride)).all()
+    calendar = WorkCalendar({r.day: r.workday for r in rows}, None,
+                            notes={r.day: r.note for r in rows if r.note})
+    with _lock:
+        _cache[key] = (now, calendar)
+    return calendar
+
+
+def forget_calendar() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def import_overrides(session: Session, path: Path = DEFAULT_CALENDAR_FILE) -> int:
+    """Upsert holidays and make-up working days from a YAML file like cn-calendar.yaml.
+
+    :raise ValueError: on a malformed or self-contradicting file (nothing is written).
+    """
+    WorkCalendar.from_file(path)  # validates the whole file first
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    existing = {r.day: r for r in session.exec(select(CalendarOverride))}
+    changes = 0
+    for spec in (data.get("years") or {}).values():
+        for entry in (spec or {}).get("days") or ():
+            day = entry["date"] if isinstance(entry["date"], date) else \
+                date.fromisoformat(str(entry["date"]))
+            note = str(entry.get("note") or "")[:64]
+            row = existing.get(day)
+            if row is None:
+                session.add(CalendarOverride(day=day, workday=entry["workday"], note=note))
+                changes += 1
+            elif (row.workday, row.note) != (entry["workday"], note):
+                row.workday, row.note = entry["workday"], note
+                changes += 1
+    session.flush()
+    forget_calendar()
+    return changes
+
+
+def due(session: Session, start: datetime, days: int) -> datetime:
+    return work_calendar(session).add_working_days(start, days)

@@ -1,0 +1,63 @@
+"""Automatic dispatch of a freshly registered report by the campaign's routing rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlmodel import Session, select
+
+from intake.models import Event, Report
+from intake.registration import IntakeServices
+from notices.models import Campaign
+from routing.models import RoutingAction, RoutingRule, Unit
+from routing.policy import RoutingDecision, resolve_unit
+from routing.transitions import SYSTEM, dispatch, refer
+
+DEFAULT_MIN_CONFIDENCE = 0.5
+
+
+def rules_for(session: Session, campaign_id: int) -> list[dict]:
+    """The campaign's active rules in the policy's dict form."""
+    rows = session.exec(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id)
+                        .where(RoutingRule.campaign_id == campaign_id,
+                               RoutingRule.is_active == True)  # noqa: E712
+                        .order_by(RoutingRule.priority)).all()
+    return [{"priority": rule.priority, "name": rule.name, "when": rule.when,
+             "action": rule.action.value, "unit": unit.name} for rule, unit in rows]
+
+
+def decide(session: Session, report: Report) -> RoutingDecision:
+    campaign = session.get(Campaign, report.campaign_id)
+    threshold = float((campaign.routing or {}).get("min_confidence", DEFAULT_MIN_CONFIDENCE))
+    result = dict(report.classification or {})
+    result.setdefault("jurisdiction", report.district)
+    if report.district and not result.get("jurisdiction"):
+        result["jurisdiction"] = report.district
+    if not result:
+        return RoutingDecision(None, "triage", None, "not classified")
+    return resolve_unit(result, rules_for(session, report.campaign_id), min_confidence=threshold)
+
+
+def auto_dispatch(session: Session, services: IntakeServices, report: Report) -> RoutingDecision:
+    """Dispatch or refer when the machine is sure; otherwise leave it in triage with the reason."""
+    if report.duplicate_of_id is not None:
+        decision = RoutingDecision(None, "triage", None, "likely duplicate: the task force merges")
+    else:
+        decision = decide(session, report)
+    unit = session.exec(select(Unit).where(Unit.name == decision.unit)).first() \
+        if decision.unit else None
+    if decision.action == RoutingAction.dispatch.value and unit is not None:
+        dispatch(session, services, report.id, unit.id, SYSTEM, note=decision.reason)
+    elif decision.action == RoutingAction.refer.value and unit is not None:
+        refer(session, services, report.id, SYSTEM, unit_id=unit.id, note=decision.reason)
+    else:
+        session.add(Event(report_id=report.id, kind="triage_reason", note=decision.reason,
+                          data={"rule": decision.rule}))
+    return decision
+
+
+def after_register_hook(services: IntakeServices) -> Callable[[Session, Report], None]:
+    def hook(session: Session, report: Report) -> None:
+        auto_dispatch(session, services, report)
+
+    return hook

@@ -1,0 +1,41 @@
+"""Citizen ratings arriving by SMS or from the tracker page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlmodel import Session, select
+
+from intake.models import Report, Reporter
+from intake.registration import IntakeServices, normalise_phone
+from routing.transitions import TransitionError, rate
+
+
+def rate_by_message(services: IntakeServices) -> Callable[[Session, str, str, str | None], str]:
+    """`rate(session, tracking_no, rating, sender_phone) -> reply` for the SMS channel.
+
+    Only the number that filed the report may rate it.
+    """
+
+    def rate_sms(session: Session, tracking_no: str, rating: str, sender: str | None) -> str:
+        report = session.exec(select(Report).where(
+            Report.tracking_no == (tracking_no or "").strip().upper())).first()
+        reporter = session.get(Reporter, report.reporter_id) if report and report.reporter_id \
+            else None
+        try:
+            phone = normalise_phone(sender)
+        except ValueError:
+            phone = None
+        if reporter is None or not phone or reporter.phone_hash != services.vault.keyed_hash(phone):
+            return "未找到您可评价的受理编号，请核对后重试。"
+        try:
+            rate(session, services, report.id, rating, channel="sms")
+        except TransitionError as exc:
+            session.rollback()
+            return f"评价未成功：{exc.message}"
+        session.commit()
+        if report.status.value == "reopened":
+            return f"已收到您的评价（{rating}），受理编号 {report.tracking_no} 将重新办理。"
+        return f"已收到您的评价（{rating}），感谢您对专项整治工作的支持。"
+
+    return rate_sms

@@ -1,0 +1,72 @@
+"""Forms of the unit workspace and the task force's desks."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from intake.forms import DISTRICT_CHOICES
+from routing.models import Finding, Rating
+
+FINDINGS = [(f.value, f.value) for f in Finding]
+RATINGS = [(r.value, r.value) for r in Rating if r is not Rating.unrated]
+
+
+class ActionForm(FlaskForm):
+    """A bare POST (acknowledge, approve...): only the CSRF token."""
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("理由"), validators=[DataRequired(message=_l("请填写理由。")),
+                                                 Length(max=1000)])
+
+
+class ExtensionForm(FlaskForm):
+    days = IntegerField(_l("延期工作日数"), validators=[
+        InputRequired(message=_l("请填写延期天数。")),
+        NumberRange(min=1, max=10, message=_l("延期天数应在1至10个工作日之间。"))])
+    reason = TextAreaField(_l("延期理由"), validators=[DataRequired(message=_l("请填写理由。")),
+                                                    Length(max=1000)])
+
+
+class ReplyForm(FlaskForm):
+    finding = RadioField(_l("核实情况"), choices=FINDINGS,
+                         validators=[InputRequired(message=_l("请选择核实情况。"))])
+    measures = TextAreaField(_l("核实及整改措施"), validators=[
+        DataRequired(message=_l("请填写处理情况和给群众的答复。")), Length(max=4000)])
+    accountability = TextAreaField(_l("问责情况"), validators=[Optional(), Length(max=2000)])
+    public_text = TextAreaField(_l("给群众的答复（将公开给举报人）"), validators=[
+        DataRequired(message=_l("请填写处理情况和给群众的答复。")), Length(max=2000)])
+
+
+class ReviewForm(FlaskForm):
+    decision = HiddenField(validators=[DataRequired()])
+    note = TextAreaField(_l("审核意见"), validators=[Optional(), Length(max=1000)])
+
+
+class TriageForm(FlaskForm):
+    action = RadioField(_l("处理方式"), choices=[
+        ("dispatch", _l("转办责任单位")), ("refer", _l("移交外部单位")),
+        ("not_accept", _l("不予受理")), ("merge", _l("并入已有线索"))], default="dispatch",
+        validators=[InputRequired(message=_l("请选择处理方式。"))])
+    items = StringField(_l("清单条目（用逗号分隔）"), validators=[Optional(), Length(max=60)])
+    kind = SelectField(_l("类型"), choices=[
+        ("complaint", _l("投诉")), ("tip", _l("举报")), ("inquiry", _l("咨询")),
+        ("praise", _l("表扬")), ("spam", _l("垃圾信息")), ("invalid", _l("无效"))])
+    district = SelectField(_l("区县"), choices=DISTRICT_CHOICES, validate_choice=False)
+    unit_id = SelectField(_l("责任单位"), coerce=int, validate_choice=False)
+    merge_into = StringField(_l("并入的受理编号"), validators=[Optional(), Length(max=40)])
+    note = TextAreaField(_l("说明（不予受理须填写理由）"), validators=[Optional(), Length(max=1000)])
+
+
+class RatingForm(FlaskForm):
+    rating = RadioField(_l("您对办理结果的评价"), choices=RATINGS,
+                        validators=[InputRequired(message=_l("请选择评价。"))])
+    note = TextAreaField(_l("意见（选填）"), validators=[Optional(), Length(max=500)])
+
+
+class RevealForm(FlaskForm):
+    reason = StringField(_l("查看原因（将记入操作记录）"), validators=[
+        DataRequired(message=_l("请填写查看原因。")), Length(max=200)])

@@ -1,0 +1,60 @@
+"""The citizen's rating from the tracker page, and attachment downloads for staff."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, send_file, session, url_for
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from intake.models import Attachment
+from notices.access import current_staff, staff_required
+from notices.db import get_session
+from notices.ratelimit import limiter
+from routing import transitions
+from routing.forms import RatingForm
+from routing.models import Assignment
+from routing.web import run
+
+bp = Blueprint("feedback", __name__, template_folder="templates")
+
+
+@bp.post("/track/rate")
+@limiter.limit("10/minute")
+def rate():
+    """Rate the report this browser just opened with its tracking number and receipt code."""
+    report_id = session.get("tracked")
+    if report_id is None:
+        abort(403)
+    form = RatingForm(prefix="rate")
+    if form.validate_on_submit():
+        if run(transitions.rate, report_id, form.rating.data, channel="web",
+               note=form.note.data or "", success=_("感谢您的评价。")):
+            session.pop("tracked", None)
+    else:
+        flash(_("请选择评价。"), "error")
+    return redirect(url_for("intake.track"))
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@staff_required("taskforce", "admin", "unit", "operator", "inspector")
+def attachment(attachment_id: int):
+    """Only to staff who may see the report; always as a download with the stored type."""
+    db = get_session()
+    item = db.get(Attachment, attachment_id)
+    if item is None:
+        abort(404)
+    staff = current_staff()
+    if staff.role == "unit":
+        owned = db.exec(select(Assignment.id).where(Assignment.report_id == item.report_id,
+                                                    Assignment.unit_id == staff.unit_id)).first()
+        if owned is None:
+            abort(403)
+    elif staff.role not in ("taskforce", "admin"):
+        abort(403)
+    path = current_app.config["UPLOAD_DIR"] / item.stored_name
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=item.content_type, as_attachment=True,
+                         download_name=item.stored_name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

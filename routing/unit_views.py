@@ -1,0 +1,148 @@
+"""The unit workspace: its inbox and clue pages. A unit never sees who reported."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from intake.models import Attachment, Report, Reporter
+from intake.models import ReportStatus as S
+from intake.pii import mask_phone
+from intake.services import current_services
+from notices.access import current_staff, staff_required
+from notices.db import get_session
+from notices.timeutil import as_utc, utcnow
+from routing import deadlines, transitions
+from routing.forms import ActionForm, ExtensionForm, ReasonForm, ReplyForm
+from routing.models import Assignment, Reply, Unit
+from routing.web import EVENT_LABELS, STATUS_LABELS, checklist_texts, history, run
+
+bp = Blueprint("unit", __name__, template_folder="templates")
+
+# Events a unit may see in the history; everything else is the task force's business.
+UNIT_EVENTS = {"dispatched", "acknowledged", "returned", "extension_requested",
+               "extension_approved", "extension_refused", "replied", "reply_rejected",
+               "reply_approved", "rated", "reopened", "closed", "escalated_warning",
+               "escalated_reminder", "escalated_supervision", "escalated_listed"}
+
+
+def _own_assignment(report_id: int) -> tuple[Report, Assignment]:
+    """The report and this unit's latest assignment of it. :raise 404/403:"""
+    staff = current_staff()
+    session = get_session()
+    report = session.get(Report, report_id)
+    if report is None:
+        abort(404)
+    assignment = session.exec(select(Assignment).where(
+        Assignment.report_id == report_id, Assignment.unit_id == staff.unit_id)
+        .order_by(Assignment.id.desc())).first()
+    if assignment is None:
+        abort(403)
+    return report, assignment
+
+
+@bp.route("/unit")
+@staff_required("unit")
+def inbox():
+    staff = current_staff()
+    session = get_session()
+    rows = session.exec(select(Report, Assignment).join(
+        Assignment, Assignment.report_id == Report.id)
+        .where(Assignment.unit_id == staff.unit_id, Assignment.is_current == True)  # noqa: E712
+        .order_by(Assignment.reply_due_at)).all()
+    calendar = deadlines.work_calendar(session)
+    now = utcnow()
+    entries = []
+    for report, assignment in rows:
+        due = as_utc(assignment.acknowledge_due_at if report.status in (S.dispatched, S.reopened)
+                     else assignment.reply_due_at)
+        open_ = report.status in transitions.WITH_UNIT
+        left = calendar.working_days_between(now, due) if now < due else \
+            -calendar.overdue_working_days(due, now)
+        entries.append({"report": report, "assignment": assignment, "due": due,
+                        "left": left, "overdue": open_ and now > due, "open": open_,
+                        "status": STATUS_LABELS.get(report.status.value, report.status.value)})
+    entries.sort(key=lambda e: (not e["open"], e["due"]))
+    unit = session.get(Unit, staff.unit_id)
+    return render_template("routing/unit_inbox.html", entries=entries, unit=unit,
+                           warning=calendar.warning_for(now.date()))
+
+
+@bp.route("/unit/clues/<int:report_id>")
+@staff_required("unit")
+def clue(report_id: int):
+    report, assignment = _own_assignment(report_id)
+    session = get_session()
+    attachments = session.exec(select(Attachment).where(Attachment.report_id == report.id)).all()
+    replies = session.exec(select(Reply).where(Reply.assignment_id == assignment.id)
+                           .order_by(Reply.id)).all()
+    callback = None
+    if report.callback_shared and report.reporter_id:
+        reporter = session.get(Reporter, report.reporter_id)
+        callback = mask_phone(current_services().vault.decrypt(reporter.phone_enc))
+    events = [e for e in history(session, report) if e.kind in UNIT_EVENTS]
+    return render_template(
+        "routing/unit_clue.html", report=report, assignment=assignment,
+        is_current=assignment.is_current, attachments=attachments, replies=replies,
+        events=events, labels=EVENT_LABELS, callback=callback,
+        status=STATUS_LABELS.get(report.status.value, report.status.value),
+        items=checklist_texts(session, report.campaign_id),
+        action_form=ActionForm(), return_form=ReasonForm(prefix="ret"),
+        extension_form=ExtensionForm(prefix="ext"), reply_form=ReplyForm(prefix="rep"))
+
+
+@bp.post("/unit/clues/<int:report_id>/acknowledge")
+@staff_required("unit")
+def acknowledge(report_id: int):
+    _own_assignment(report_id)
+    if ActionForm().validate_on_submit():
+        run(transitions.acknowledge, report_id, current_staff(), success=_("已签收。"))
+    return redirect(url_for("unit.clue", report_id=report_id))
+
+
+@bp.post("/unit/clues/<int:report_id>/return")
+@staff_required("unit")
+def return_(report_id: int):
+    _own_assignment(report_id)
+    form = ReasonForm(prefix="ret")
+    if form.validate_on_submit():
+        if run(transitions.return_, report_id, current_staff(), reason=form.reason.data,
+               success=_("已退回专班。")):
+            return redirect(url_for("unit.inbox"))
+    else:
+        _flash_errors(form)
+    return redirect(url_for("unit.clue", report_id=report_id))
+
+
+@bp.post("/unit/clues/<int:report_id>/extension")
+@staff_required("unit")
+def extension(report_id: int):
+    _own_assignment(report_id)
+    form = ExtensionForm(prefix="ext")
+    if form.validate_on_submit():
+        run(transitions.request_extension, report_id, current_staff(), days=form.days.data,
+            reason=form.reason.data, success=_("延期申请已提交专班审批。"))
+    else:
+        _flash_errors(form)
+    return redirect(url_for("unit.clue", report_id=report_id))
+
+
+@bp.post("/unit/clues/<int:report_id>/reply")
+@staff_required("unit")
+def reply(report_id: int):
+    _own_assignment(report_id)
+    form = ReplyForm(prefix="rep")
+    if form.validate_on_submit():
+        run(transitions.reply, report_id, current_staff(), finding=form.finding.data,
+            measures=form.measures.data, accountability=form.accountability.data or "",
+            public_text=form.public_text.data, success=_("办结回复已提交专班审核。"))
+    else:
+        _flash_errors(form)
+    return redirect(url_for("unit.clue", report_id=report_id))
+
+
+def _flash_errors(form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            flash(str(error), "error")

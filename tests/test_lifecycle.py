@@ -1,0 +1,323 @@
+"""The tracked feedback loop: dispatch, sign, reply, review, rate, reopen, close."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, func, select
+
+from intake.models import Event, Report
+from intake.models import ReportStatus as S
+from intake.outbox import Message
+from routing import transitions as t
+from routing.models import Assignment, Escalation, Feedback
+from routing.sweep import sweep
+from tests.conftest import csrf_from
+from tests.support.flow import file_report, unit_id
+
+
+@pytest.fixture
+def services(app):
+    return app.extensions["intake"]
+
+
+@pytest.fixture
+def hz_report(app, db, campaign_id):
+    report = file_report(app, db, campaign_id)
+    if report.status is not S.dispatched:  # the classifier was unsure: the task force routes it
+        t.dispatch(db, app.extensions["intake"], report.id, unit_id(db, "hzq"), t.SYSTEM)
+        db.commit()
+    return report
+
+
+def fresh(db: Session, report: Report) -> Report:
+    db.commit()  # end the test's read transaction: SQLite would keep its old snapshot
+    db.expire_all()
+    return db.get(Report, report.id)
+
+
+def test_confident_report_is_dispatched_to_the_district_bureau(app, db, campaign_id):
+    report = file_report(app, db, campaign_id)
+    assert report.status is S.dispatched
+    assignment = t.current_assignment(db, report.id)
+    assert assignment.unit_id == unit_id(db, "hzq")
+    body = [app.extensions["pii"].decrypt(m.body_enc)
+            for m in db.exec(select(Message).where(Message.purpose == "new_clue"))]
+    assert body and all("13800001111" not in b and "李四" not in b for b in body)
+    assert all(f"/unit/clues/{report.id}" in b for b in body)
+
+
+def test_police_matter_is_referred_with_a_note_to_the_citizen(app, db, campaign_id):
+    report = file_report(app, db, campaign_id, text=(
+        "城西区交警大队民警在五四大街违规扣分，电子警察抓拍后又现场罚款，驾驶证被记12分。"))
+    assert report.status is S.referred
+    note = db.exec(select(Message).where(Message.purpose == "referred")).one()
+    assert "公安局交通警察支队" in app.extensions["pii"].decrypt(note.body_enc)
+
+
+def test_full_loop_with_rejection_and_reopen(app, db, services, hz_report, make_user):
+    unit_user = make_user("unit", unit_code="hzq")
+    tf = make_user("taskforce")
+    rid = hz_report.id
+    t.acknowledge(db, services, rid, unit_user)
+    t.reply(db, services, rid, unit_user, finding="属实", measures="已约谈执法人员并整改",
+            public_text="经核实属实，已整改。")
+    t.review(db, services, rid, tf, approve=False, note="整改措施不具体")
+    assert fresh(db, hz_report).status is S.rejected_reply
+    t.reply(db, services, rid, unit_user, finding="属实", measures="已对2名执法人员批评教育，"
+            "调整检查点设置", accountability="2人批评教育", public_text="经核实属实，已整改。")
+    t.review(db, services, rid, tf, approve=True)
+    db.commit()
+    assert fresh(db, hz_report).status is S.awaiting_feedback
+    result = [app.extensions["pii"].decrypt(m.recipient_enc)
+              for m in db.exec(select(Message).where(Message.purpose == "result"))]
+    assert result == ["+8613800001111"]
+    t.rate(db, services, rid, "不满意", channel="sms")
+    db.commit()
+    assert fresh(db, hz_report).status is S.reopened
+    assert db.exec(select(func.count()).select_from(Assignment)
+                   .where(Assignment.report_id == rid)).one() == 2
+    t.acknowledge(db, services, rid, unit_user)
+    t.reply(db, services, rid, unit_user, finding="属实", measures="再次整改",
+            public_text="已再次整改。")
+    t.review(db, services, rid, tf, approve=True)
+    t.rate(db, services, rid, "满意", channel="sms")
+    db.commit()
+    report = fresh(db, hz_report)
+    assert report.status is S.closed and report.closed_at is not None
+    kinds = [e.kind for e in db.exec(select(Event).where(Event.report_id == rid)
+                                     .order_by(Event.at, Event.id))]
+    for expected in ["received", "dispatched", "acknowledged", "replied", "reply_rejected",
+                     "replied", "reviewed", "reply_approved", "rated", "reopened",
+                     "acknowledged", "replied", "reply_approved", "rated", "closed"]:
+        assert expected in kinds
+    assert [f.rating.value for f in db.exec(select(Feedback).order_by(Feedback.id))] == [
+        "不满意", "满意"]
+
+
+def test_second_unsatisfied_rating_closes_and_flags(app, db, services, hz_report, make_user):
+    unit_user, tf = make_user("unit", unit_code="hzq"), make_user("taskforce")
+    for _ in range(2):
+        t.acknowledge(db, services, hz_report.id, unit_user)
+        t.reply(db, services, hz_report.id, unit_user, finding="不属实", measures="经查不属实",
+                public_text="经核实不属实。")
+        t.review(db, services, hz_report.id, tf, approve=True)
+        t.rate(db, services, hz_report.id, "不满意", channel="web")
+    db.commit()
+    assert fresh(db, hz_report).status is S.closed
+    levels = {e.level.value for e in db.exec(select(Escalation))}
+    assert "listed" in levels
+
+
+@pytest.mark.parametrize("action", ["acknowledge_twice", "reply_before_ack", "approve_undispatched"])
+def test_illegal_transitions_change_nothing(app, db, services, hz_report, make_user, action):
+    unit_user, tf = make_user("unit", unit_code="hzq"), make_user("taskforce")
+    if action == "acknowledge_twice":
+        t.acknowledge(db, services, hz_report.id, unit_user)
+        db.commit()
+    before = fresh(db, hz_report)
+    status, version = before.status, before.version
+    events = db.exec(select(func.count()).select_from(Event)).one()
+    with pytest.raises(t.TransitionError):
+        if action == "acknowledge_twice":
+            t.acknowledge(db, services, hz_report.id, unit_user)
+        elif action == "reply_before_ack":
+            t.reply(db, services, hz_report.id, unit_user, finding="属实", measures="x",
+                    public_text="y")
+        else:
+            t.review(db, services, hz_report.id, tf, approve=True)
+    db.rollback()
+    after = fresh(db, hz_report)
+    assert (after.status, after.version) == (status, version)
+    assert db.exec(select(func.count()).select_from(Event)).one() == events
+
+
+def test_wrong_role_and_other_unit_are_refused(app, db, services, hz_report, make_user):
+    with pytest.raises(t.TransitionError):
+        t.acknowledge(db, services, hz_report.id, make_user("unit", unit_code="zfjd"))
+    db.rollback()
+    with pytest.raises(t.TransitionError):
+        t.review(db, services, hz_report.id, make_user("operator"), approve=True)
+    db.rollback()
+    assert fresh(db, hz_report).status is S.dispatched
+
+
+def test_two_staff_clicking_at_once_leave_one_winner(app, hz_report, make_user):
+    user = make_user("unit", unit_code="hzq")
+    engine = app.extensions["engine"]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def click() -> None:
+        with Session(engine) as session:
+            barrier.wait()
+            try:
+                t.acknowledge(session, app.extensions["intake"], hz_report.id, user)
+                session.commit()
+                outcomes.append("ok")
+            except t.TransitionError as exc:
+                session.rollback()
+                outcomes.append(str(exc.message))
+
+    with app.app_context():
+        threads = [threading.Thread(target=click) for _ in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    assert outcomes.count("ok") == 1
+    assert any("刷新" in o for o in outcomes if o != "ok")
+
+
+def test_return_only_within_window_and_with_reason(app, db, services, hz_report, make_user):
+    unit_user = make_user("unit", unit_code="hzq")
+    with pytest.raises(t.TransitionError):
+        t.return_(db, services, hz_report.id, unit_user, reason="  ")
+    db.rollback()
+    t.return_(db, services, hz_report.id, unit_user, reason="属湟源县辖区")
+    db.commit()
+    assert fresh(db, hz_report).status is S.returned
+
+
+def test_extension_once_and_approved_moves_the_deadline(app, db, services, hz_report, make_user):
+    unit_user, tf = make_user("unit", unit_code="hzq"), make_user("taskforce")
+    t.acknowledge(db, services, hz_report.id, unit_user)
+    before = t.current_assignment(db, hz_report.id).reply_due_at
+    t.request_extension(db, services, hz_report.id, unit_user, days=5, reason="需调取监控")
+    db.commit()
+    with pytest.raises(t.TransitionError):
+        t.request_extension(db, services, hz_report.id, unit_user, days=5, reason="again")
+    db.rollback()
+    t.decide_extension(db, services, hz_report.id, tf, approve=True)
+    db.commit()
+    after = t.current_assignment(db, hz_report.id).reply_due_at
+    assert after > before
+
+
+def test_sweep_escalates_once_per_level(app, db, services, hz_report):
+    assignment = t.current_assignment(db, hz_report.id)
+    due = assignment.acknowledge_due_at.replace(tzinfo=assignment.acknowledge_due_at.tzinfo or UTC)
+    first = sweep(db, services, now=due + timedelta(days=10))
+    assert {r[2] for r in first.escalations} == {"reminder", "supervision", "listed"}
+    again = sweep(db, services, now=due + timedelta(days=10))
+    assert again.escalations == []
+    assert db.exec(select(func.count()).select_from(Escalation)).one() == 3
+    listed = db.exec(select(Message).where(Message.purpose == "escalation_listed")).all()
+    assert sorted(m.channel.value for m in listed if m.unit_id) == ["email", "sms"]  # once each
+
+
+def test_sweep_warns_a_day_before(app, db, services, hz_report):
+    assignment = t.current_assignment(db, hz_report.id)
+    due = assignment.acknowledge_due_at.replace(tzinfo=assignment.acknowledge_due_at.tzinfo or UTC)
+    result = sweep(db, services, now=due - timedelta(hours=3))
+    assert [r[2] for r in result.escalations] == ["warning"]
+
+
+def test_unrated_closes_after_the_feedback_window(app, db, services, hz_report, make_user):
+    unit_user, tf = make_user("unit", unit_code="hzq"), make_user("taskforce")
+    t.acknowledge(db, services, hz_report.id, unit_user)
+    t.reply(db, services, hz_report.id, unit_user, finding="属实", measures="m", public_text="p")
+    t.review(db, services, hz_report.id, tf, approve=True)
+    db.commit()
+    result = sweep(db, services, now=datetime.now(UTC) + timedelta(days=20))
+    assert hz_report.tracking_no in result.closed_unrated
+    assert db.exec(select(Feedback)).one().rating.value == "未评价"
+
+
+# -- through the pages ------------------------------------------------------------------
+
+def test_unit_pages_never_show_the_reporter(app, db, client, hz_report, make_user, login):
+    login(make_user("unit", unit_code="hzq"))
+    inbox = client.get("/unit").get_data(as_text=True)
+    assert hz_report.tracking_no in inbox
+    page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
+    assert "多巴镇" in page
+    for secret in ("李四", "13800001111", "+8613800001111", "1111"):
+        assert secret not in page and secret not in inbox
+
+
+def test_other_unit_gets_403(app, db, client, hz_report, make_user, login):
+    login(make_user("unit", unit_code="zfjd"))
+    assert client.get(f"/unit/clues/{hz_report.id}").status_code == 403
+    token = csrf_from(client.get("/unit").get_data(as_text=True) +
+                      '<input name="csrf_token" value="x">')
+    assert client.post(f"/unit/clues/{hz_report.id}/acknowledge",
+                       data={"csrf_token": token}).status_code == 403
+    assert hz_report.tracking_no not in client.get("/unit").get_data(as_text=True)
+
+
+def test_taskforce_sees_masked_pii_and_reveal_is_audited(app, db, client, hz_report, make_user,
+                                                         login):
+    tf = make_user("taskforce")
+    login(tf)
+    page = client.get(f"/taskforce/reports/{hz_report.id}").get_data(as_text=True)
+    assert "13800001111" not in page and "李*" in page
+    token = csrf_from(page)
+    revealed = client.post(f"/taskforce/reports/{hz_report.id}",
+                           data={"csrf_token": token, "reveal-reason": "回访核实"})
+    assert "+8613800001111" in revealed.get_data(as_text=True)
+    event = db.exec(select(Event).where(Event.kind == "pii_revealed")).one()
+    assert event.actor_id == tf.id and event.note == "回访核实"
+
+
+def test_unit_acknowledges_and_replies_through_the_pages(app, db, client, hz_report, make_user,
+                                                         login):
+    login(make_user("unit", unit_code="hzq"))
+    page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
+    client.post(f"/unit/clues/{hz_report.id}/acknowledge", data={"csrf_token": csrf_from(page)})
+    page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
+    assert "已签收" in page
+    client.post(f"/unit/clues/{hz_report.id}/reply", data={
+        "csrf_token": csrf_from(page), "rep-finding": "部分属实", "rep-measures": "已整改",
+        "rep-public_text": "经核实部分属实，已整改。"})
+    assert fresh(db, hz_report).status is S.replied
+
+
+def test_triage_page_confirms_and_dispatches_in_one_step(app, db, client, campaign_id,
+                                                         make_user, login):
+    report = file_report(app, db, campaign_id, text="我想反映一个情况，那天执法人员态度很差。")
+    assert report.status is S.triage
+    login(make_user("taskforce"))
+    page = client.get("/taskforce/triage").get_data(as_text=True)
+    assert report.tracking_no in page
+    response = client.post(f"/taskforce/triage/{report.id}", data={
+        "csrf_token": csrf_from(page), f"r{report.id}-action": "dispatch",
+        f"r{report.id}-items": "21", f"r{report.id}-kind": "complaint",
+        f"r{report.id}-district": "大通县", f"r{report.id}-unit_id": unit_id(db, "dtx")})
+    assert response.status_code == 302, response.headers
+    flashed = client.get("/taskforce/triage").get_data(as_text=True)
+    assert "已处理线索" in flashed, flashed
+    report = fresh(db, report)
+    assert report.status is S.dispatched and report.items == [21]
+    assert report.classification_confirmed
+    assert t.current_assignment(db, report.id).unit_id == unit_id(db, "dtx")
+
+
+def test_citizen_rates_in_the_tracker(app, db, client, campaign_id, services, make_user):
+    from intake.models import Channel
+    from intake.registration import Submission, register
+
+    receipt = register(db, Submission(campaign_id=campaign_id, channel=Channel.web,
+                                      text="湟源县日月山路段路政人员拦车后索要财物才放行。"),
+                       services)
+    db.commit()
+    rid = receipt.report.id
+    if fresh(db, receipt.report).status is not S.dispatched:
+        t.dispatch(db, services, rid, unit_id(db, "hyx"), t.SYSTEM)
+    unit_user = make_user("unit", unit_code=db.get(
+        __import__("routing.models", fromlist=["Unit"]).Unit,
+        t.current_assignment(db, rid).unit_id).code)
+    t.acknowledge(db, services, rid, unit_user)
+    t.reply(db, services, rid, unit_user, finding="属实", measures="m", public_text="已查处。")
+    t.review(db, services, rid, make_user("taskforce"), approve=True)
+    db.commit()
+    page = client.get("/track").get_data(as_text=True)
+    tracked = client.post("/track", data={"csrf_token": csrf_from(page),
+                                          "tracking_no": receipt.tracking_no,
+                                          "receipt_code": receipt.receipt_code})
+    html = tracked.get_data(as_text=True)
+    assert "已查处。" in html and "rating-form" in html
+    client.post("/track/rate", data={"csrf_token": csrf_from(html), "rate-rating": "满意"})
+    assert fresh(db, receipt.report).status is S.closed
