@@ -36,7 +36,7 @@ def rate():
 
 
 @bp.route("/attachments/<int:attachment_id>")
-@staff_required("taskforce", "admin", "unit", "operator", "inspector")
+@staff_required("taskforce", "admin", "unit")
 def attachment(attachment_id: int):
     """Only to staff who may see the report; always as a download with the stored type."""
     db = get_session()
@@ -49,8 +49,6 @@ def attachment(attachment_id: int):
                                                     Assignment.unit_id == staff.unit_id)).first()
         if owned is None:
             abort(403)
-    elif staff.role not in ("taskforce", "admin"):
-        abort(403)
     path = current_app.config["UPLOAD_DIR"] / item.stored_name
     if not path.exists():
         abort(404)
