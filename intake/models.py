@@ -94,6 +94,8 @@ class Report(SQLModel, table=True):
     district: str | None = Field(default=None, max_length=16, index=True)
     occurred_text: str = Field(default="", max_length=64)
     plate: str | None = Field(default=None, max_length=16, index=True)
+    latitude: float | None = None
+    longitude: float | None = None
     is_anonymous: bool = True
     reporter_id: int | None = Field(default=None, foreign_key="reporter.id")
     callback_shared: bool = False

@@ -58,6 +58,8 @@ class Submission:
     email: str | None = None
     id_number: str | None = None
     sender_address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
     source_ref: str | None = None
     received_at: datetime | None = None
     attachments: list[IncomingFile] = field(default_factory=list)
@@ -239,6 +241,8 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
         place_text=clean_text(sub.place_text, multiline=False)[:255],
         district=sub.district or None,
         occurred_text=clean_text(sub.occurred_text, multiline=False)[:64], plate=plate,
+        latitude=_coordinate(sub.latitude, 90.0, "lat"),
+        longitude=_coordinate(sub.longitude, 180.0, "long"),
         is_anonymous=reporter is None or anonymous, reporter_id=reporter.id if reporter else None,
         language=sub.language[:8])
     if services.classify is not None:
@@ -271,6 +275,18 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
         discard(stored)
         raise
     return Receipt(report, code, ack)
+
+
+def _coordinate(value: float | None, bound: float, field: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = bound + 1
+    if not -bound <= number <= bound or number != number:
+        raise RegistrationError(_l("坐标不正确。"), field)
+    return number
 
 
 def _apply_classification(report: Report, result: dict) -> None:

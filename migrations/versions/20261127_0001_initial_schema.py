@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 10:32:17.587590
+Create Date: 2026-11-27 10:40:07.799817
 """
 from collections.abc import Sequence
 
@@ -132,6 +132,8 @@ def upgrade() -> None:
     sa.Column('district', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('occurred_text', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('plate', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('latitude', sa.Float(), nullable=True),
+    sa.Column('longitude', sa.Float(), nullable=True),
     sa.Column('is_anonymous', sa.Boolean(), nullable=False),
     sa.Column('reporter_id', sa.Integer(), nullable=True),
     sa.Column('callback_shared', sa.Boolean(), nullable=False),
@@ -206,6 +208,36 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ),
     sa.PrimaryKeyConstraint('campaign_id', 'day')
     )
+    op.create_table('apiclient',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('key_prefix', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('key_hash', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('apiclient', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_apiclient_key_prefix'), ['key_prefix'], unique=False)
+
+    op.create_table('apitoken',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('token_prefix', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('apitoken', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_apitoken_token_prefix'), ['token_prefix'], unique=False)
+        batch_op.create_index(batch_op.f('ix_apitoken_user_id'), ['user_id'], unique=False)
+
     op.create_table('assignment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('report_id', sa.Integer(), nullable=False),
@@ -283,9 +315,12 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('整改中', '已完成', '长期推进', name='ck_ledgerstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('source', sa.Enum('clue', 'inspection', 'self_check', name='ck_ledgersource', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('report_id', sa.Integer(), nullable=True),
+    sa.Column('completion_approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('completion_approved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ),
+    sa.ForeignKeyConstraint(['completion_approved_by_id'], ['staff_user.id'], ),
     sa.ForeignKeyConstraint(['report_id'], ['report.id'], ),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -322,6 +357,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_message_report_id'), ['report_id'], unique=False)
         batch_op.create_index('ix_message_status_next', ['status', 'next_attempt_at'], unique=False)
 
+    op.create_table('typicalcase',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('polarity', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('marked_by_id', sa.Integer(), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ),
+    sa.ForeignKeyConstraint(['marked_by_id'], ['staff_user.id'], ),
+    sa.ForeignKeyConstraint(['report_id'], ['report.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('report_id')
+    )
+    with op.batch_alter_table('typicalcase', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_typicalcase_campaign_id'), ['campaign_id'], unique=False)
+
     op.create_table('escalation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('report_id', sa.Integer(), nullable=False),
@@ -340,6 +392,27 @@ def upgrade() -> None:
     with op.batch_alter_table('escalation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_escalation_level'), ['level'], unique=False)
         batch_op.create_index(batch_op.f('ix_escalation_report_id'), ['report_id'], unique=False)
+
+    op.create_table('ledgerentryreport',
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['entry_id'], ['ledgerentry.id'], ),
+    sa.ForeignKeyConstraint(['report_id'], ['report.id'], ),
+    sa.PrimaryKeyConstraint('entry_id', 'report_id')
+    )
+    op.create_table('ledgerupdate',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('progress', sa.Text(), nullable=False),
+    sa.Column('status', sa.Enum('整改中', '已完成', '长期推进', name='ck_ledgerstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['staff_user.id'], ),
+    sa.ForeignKeyConstraint(['entry_id'], ['ledgerentry.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('ledgerupdate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledgerupdate_entry_id'), ['entry_id'], unique=False)
 
     op.create_table('reply',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -398,11 +471,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reply_assignment_id'))
 
     op.drop_table('reply')
+    with op.batch_alter_table('ledgerupdate', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledgerupdate_entry_id'))
+
+    op.drop_table('ledgerupdate')
+    op.drop_table('ledgerentryreport')
     with op.batch_alter_table('escalation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_escalation_report_id'))
         batch_op.drop_index(batch_op.f('ix_escalation_level'))
 
     op.drop_table('escalation')
+    with op.batch_alter_table('typicalcase', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_typicalcase_campaign_id'))
+
+    op.drop_table('typicalcase')
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_index('ix_message_status_next')
         batch_op.drop_index(batch_op.f('ix_message_report_id'))
@@ -429,6 +511,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_assignment_reply_due_at'))
 
     op.drop_table('assignment')
+    with op.batch_alter_table('apitoken', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_apitoken_user_id'))
+        batch_op.drop_index(batch_op.f('ix_apitoken_token_prefix'))
+
+    op.drop_table('apitoken')
+    with op.batch_alter_table('apiclient', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_apiclient_key_prefix'))
+
+    op.drop_table('apiclient')
     op.drop_table('trackingcounter')
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_user_unit_id'))
