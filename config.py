@@ -52,7 +52,7 @@ class Config:
     DEFAULT_CAMPAIGN = _env("DEFAULT_CAMPAIGN", "xining-2023-129")
     UPLOAD_DIR = Path(_env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads")))
     CLASSIFIER_MODEL_PATH = Path(
-        _env("CLASSIFIER_MODEL_PATH", str(INSTANCE_DIR / "classifier-model.json"))
+        _env("CLASSIFIER_MODEL_PATH", str(INSTANCE_DIR / "classifier-model.npz"))
     )
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     TASKFORCE_EMAIL = _env("TASKFORCE_EMAIL", "zhuanban@xnjt.example")

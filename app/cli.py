@@ -116,8 +116,19 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(routing_cli)
     app.extensions.setdefault("worker_jobs", []).append(run_sweep)
-    try:
-        from app.intake_commands import intake_cli
-    except ImportError:
-        return
-    app.cli.add_command(intake_cli)
+    from app import intake_commands
+
+    intake_commands.confirmed_examples_source = confirmed_examples
+    app.cli.add_command(intake_commands.intake_cli)
+
+
+def confirmed_examples() -> list[dict]:
+    """Reports whose classification the task force confirmed or corrected in triage."""
+    from intake.models import Report
+
+    with session_scope() as session:
+        rows = session.exec(select(Report).where(
+            Report.classification_confirmed == True)).all()  # noqa: E712
+        return [{"id": f"confirmed-{r.id}", "text": r.text, "items": list(r.items or []),
+                 "kind": r.kind.value if r.kind else None, "agency": r.agency,
+                 "jurisdiction": r.district, "channel": r.channel.value} for r in rows]
