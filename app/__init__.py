@@ -61,6 +61,10 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     app.register_blueprint(desk_bp)
     app.register_blueprint(feedback_bp)
     app.register_blueprint(views.bp)
+    from app import admin, api, dashboard, ledger, open311
+
+    for feature in (dashboard, ledger, admin, open311, api):
+        feature.init_app(app)
     cli.init_app(app)
     logging.getLogger("app").setLevel(logging.INFO)
     return app
