@@ -117,9 +117,13 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(routing_cli)
     app.extensions.setdefault("worker_jobs", []).append(run_sweep)
     from app import intake_commands
+    from app.email_commands import register_commands as register_email_commands
+    from app.worker import register_worker_command
 
     intake_commands.confirmed_examples_source = confirmed_examples
+    register_email_commands(intake_commands.intake_cli)
     app.cli.add_command(intake_commands.intake_cli)
+    register_worker_command(app)
 
 
 def confirmed_examples() -> list[dict]:

@@ -16,8 +16,10 @@ mail = Mail()
 
 def select_locale() -> str:
     """Chinese first; English when the visitor chose it (cookie/session) or asks ?lang=en."""
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = current_app.config["LANGUAGES"]
     chosen = request.args.get("lang") or session.get("lang")
     if chosen in supported:
