@@ -31,7 +31,7 @@ seed: migrate
 	$(FLASK) seed-demo
 
 train: seed
-	@if $(FLASK) --help | grep -q '^  intake'; then $(FLASK) intake train; fi
+	@test -f instance/classifier-model.npz || $(FLASK) intake train
 
 run: translations seed train
 	$(FLASK) run --host $(HOST) --port $(PORT)

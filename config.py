@@ -89,6 +89,11 @@ class Config:
     MAIL_PASSWORD = _env("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "zhuanban@xnjt.example")
 
+    WORKER_STALE_SECONDS = _env_int("WORKER_STALE_SECONDS", 180)
+    SWEEP_INTERVAL_SECONDS = _env_int("SWEEP_INTERVAL_SECONDS", 60)
+    JSON_LOGS = _env_bool("JSON_LOGS", False)
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+
     LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
     PII_RETENTION_DAYS = _env_int("PII_RETENTION_DAYS", 365)
 
@@ -111,6 +116,7 @@ class TestConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    JSON_LOGS = _env_bool("JSON_LOGS", True)
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
 
     @classmethod

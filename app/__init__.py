@@ -21,6 +21,11 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     app = Flask(__name__, instance_path=str(Path(settings.UPLOAD_DIR).parent))
     app.config.from_object(settings)
     app.config.update(overrides)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     if app.config["ENV_NAME"] != "production":
         _fill_dev_secrets(app)
 
@@ -37,7 +42,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
                    default_translation_directories=str(Path(__file__).parent / "translations"))
     app.extensions["pii"] = PiiVault.from_config(app.config["PII_KEYS"], app.config["HASH_KEY"])
 
-    from app import auth, cli, errors, security, templating, views
+    from app import auth, cli, errors, health, logs, security, templating, views
     from app.wiring import build_intake_services
     from intake.sms import bp as sms_bp
     from intake.views import bp as intake_bp
@@ -48,6 +53,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     from routing.unit_views import bp as unit_bp
 
     app.extensions["intake"] = build_intake_services(app)
+    logs.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
@@ -61,6 +67,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     app.register_blueprint(desk_bp)
     app.register_blueprint(feedback_bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(health.bp)
     from app import admin, api, dashboard, ledger, open311
 
     for feature in (dashboard, ledger, admin, open311, api):

@@ -131,3 +131,11 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     last_used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """When a background worker last finished a cycle (read by /healthz)."""
+
+    name: str = Field(max_length=64, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    detail: str = Field(default="", max_length=255)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -17,8 +18,16 @@ calendar_cli = AppGroup("calendar", help="The holiday and make-up working day ta
 routing_cli.add_command(calendar_cli)
 
 
+_last_sweep = 0.0
+
+
 def run_sweep() -> None:
-    """One sweep in its own session; the worker calls this on its schedule."""
+    """One sweep, at most every SWEEP_INTERVAL_SECONDS; the worker calls this each cycle."""
+    global _last_sweep
+    now = time.monotonic()
+    if now - _last_sweep < current_app.config["SWEEP_INTERVAL_SECONDS"]:
+        return
+    _last_sweep = now
     result = sweep(get_session(), current_app.extensions["intake"])
     get_session().commit()
     if result.escalations or result.closed_unrated:

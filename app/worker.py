@@ -37,6 +37,7 @@ from app.gateways import (
     build_gateways,
     redact_for_log,
 )
+from app.models import WorkerHeartbeat
 from intake.models import Event
 from intake.outbox import Message, MessageChannel, MessageStatus
 from intake.pii import PiiVault
@@ -260,7 +261,22 @@ def run_cycle(app: Flask, gateways: Gateways, *, batch: int = 50) -> int:
                 job()
             except Exception:
                 log.exception("worker job %s failed", getattr(job, "__name__", job))
+        try:
+            with session_factory() as session:
+                beat(session, f"sent={sent}")
+                session.commit()
+        except Exception:
+            log.exception("recording the worker heartbeat failed")
     return sent
+
+
+def beat(session: Session, detail: str = "", name: str = "outbox") -> None:
+    """Record that a worker is alive (one row shared by all workers: the latest wins)."""
+    row = session.get(WorkerHeartbeat, name)
+    if row is None:
+        session.add(WorkerHeartbeat(name=name, at=utcnow(), detail=detail[:255]))
+    else:
+        row.at, row.detail = utcnow(), detail[:255]
 
 
 def run_worker(app: Flask, interval: float = 10.0, *, once: bool = False,

@@ -1,0 +1,39 @@
+"""/healthz and the worker heartbeat."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.models import WorkerHeartbeat
+from app.worker import beat
+from notices.timeutil import utcnow
+
+
+def test_unhealthy_until_a_worker_beats(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "ok" and response.json["migrations"] == "current"
+    assert response.json["worker"] == "never seen"
+    beat(db, "sent=0")
+    db.commit()
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["status"] == "ok"
+
+
+def test_stale_worker_fails_the_check(client, db):
+    db.add(WorkerHeartbeat(name="outbox", at=utcnow() - timedelta(hours=1)))
+    db.commit()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json["worker"].startswith("stale")
+
+
+def test_json_logs_carry_no_client_address_or_phone(app, client, capsys):
+    import logging
+
+    from app.logs import JsonFormatter, scrub
+
+    assert "13912345678" not in scrub("call 13912345678 or +8613912345678")
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "from 10.1.2.3 a@b.cn", (), None)
+    line = JsonFormatter().format(record)
+    assert "10.1.2.3" not in line and "a@b.cn" not in line
