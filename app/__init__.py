@@ -50,6 +50,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     from notices.views import bp as notices_bp
     from routing.desk_views import bp as desk_bp
     from routing.public_views import bp as feedback_bp
+    from routing.settings_views import bp as settings_bp
     from routing.unit_views import bp as unit_bp
 
     app.extensions["intake"] = build_intake_services(app)
@@ -66,6 +67,10 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     app.register_blueprint(unit_bp)
     app.register_blueprint(desk_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(settings_bp)
+    from app.outbox_views import bp as outbox_bp
+
+    app.register_blueprint(outbox_bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(health.bp)
     from app import admin, api, dashboard, ledger, open311

@@ -32,6 +32,8 @@ STAFF = {
     "desk.review": DESK, "desk.extension": DESK, "desk.report": DESK, "desk.escalate": DESK,
     "desk.record_rating": DESK | {"operator"}, "desk.callbacks": DESK | {"operator"},
     "feedback.attachment": DESK | UNIT,
+    "settings.rules": DESK, "settings.calendar": DESK,
+    "outbox.index": DESK, "outbox.retry": DESK,
 }
 # Of those, the ones that touch one report: unit B must be refused unit A's report.
 UNIT_SCOPED = {"unit.clue", "unit.acknowledge", "unit.return_", "unit.extension", "unit.reply",
@@ -59,6 +61,7 @@ def world(app, db, campaign_id, make_user):
 
 def url_for_rule(rule, world) -> str:
     values = {"report_id": world["report_id"], "attachment_id": world["attachment_id"],
+              "message_id": 1,
               "code": "en", "filename": "css/site.css"}
     path = rule.rule
     for name in rule.arguments:

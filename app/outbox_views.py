@@ -1,0 +1,43 @@
+"""The task force's view of the outbox: what is queued, what failed, and a retry button."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from sqlmodel import func, select
+
+from intake.models import Report
+from intake.outbox import Message, MessageStatus
+from notices.access import staff_required
+from notices.db import begin_write, get_session
+from notices.timeutil import utcnow
+from routing.forms import ActionForm
+
+bp = Blueprint("outbox", __name__)
+
+
+@bp.route("/taskforce/messages")
+@staff_required("taskforce", "admin")
+def index():
+    session = get_session()
+    counts = dict(session.exec(select(Message.status, func.count()).group_by(Message.status)).all())
+    failed = session.exec(select(Message, Report).outerjoin(Report, Report.id == Message.report_id)
+                          .where(Message.status == MessageStatus.failed)
+                          .order_by(Message.created_at.desc()).limit(200)).all()
+    return render_template("outbox/index.html", counts=counts, failed=failed, form=ActionForm())
+
+
+@bp.post("/taskforce/messages/<int:message_id>/retry")
+@staff_required("taskforce", "admin")
+def retry(message_id: int):
+    if ActionForm().validate_on_submit():
+        session = get_session()
+        session.commit()
+        begin_write(session)
+        message = session.get(Message, message_id)
+        if message is not None and message.status is MessageStatus.failed:
+            message.status, message.attempts, message.next_attempt_at = (
+                MessageStatus.queued, 0, utcnow())
+            session.commit()
+            flash(_("已重新排队发送。"), "success")
+    return redirect(url_for("outbox.index"))

@@ -1,0 +1,127 @@
+"""Pages where the task force edits routing rules and the holiday calendar (data, not code)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlmodel import select
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from intake.models import Event
+from intake.registration import DISTRICTS
+from notices.access import current_staff, staff_required
+from notices.db import begin_write, get_session
+from notices.loader import active_campaign
+from routing.deadlines import forget_calendar, work_calendar
+from routing.models import CalendarOverride, RoutingAction, RoutingRule, Unit
+
+bp = Blueprint("settings", __name__, template_folder="templates")
+DESK = ("taskforce", "admin")
+CONDITIONS = [("agency", _l("涉及部门")), ("first_item", _l("首要清单条目")),
+              ("jurisdiction", _l("区县")), ("kind", _l("类型"))]
+
+
+class RuleForm(FlaskForm):
+    priority = IntegerField(_l("优先级（小者先）"), validators=[
+        InputRequired(message=_l("请填写优先级。")), NumberRange(min=0, max=9999)])
+    name = StringField(_l("名称"), validators=[DataRequired(message=_l("请填写名称。")),
+                                               Length(max=64)])
+    condition = SelectField(_l("条件"), choices=CONDITIONS)
+    value = StringField(_l("取值"), validators=[DataRequired(message=_l("请填写取值。")),
+                                                Length(max=32)])
+    action = SelectField(_l("处理"), choices=[("dispatch", _l("转办")), ("refer", _l("移交"))])
+    unit_id = SelectField(_l("单位"), coerce=int, validate_choice=False)
+    is_active = BooleanField(_l("启用"), default=True)
+
+
+class DayForm(FlaskForm):
+    day = DateField(_l("日期"), validators=[InputRequired(message=_l("请选择日期。"))])
+    workday = SelectField(_l("类型"), choices=[("0", _l("放假")), ("1", _l("调休上班"))])
+    note = StringField(_l("说明"), validators=[Optional(), Length(max=64)])
+
+
+def _audit(kind: str, data: dict) -> None:
+    get_session().add(Event(kind=kind, actor_id=current_staff().id, data=data))
+
+
+def _valid_value(condition: str, value: str) -> str | int | None:
+    if condition == "agency":
+        return value if value in ("police", "transport", "none") else None
+    if condition == "first_item":
+        return int(value) if value.isdigit() and 1 <= int(value) <= 36 else None
+    if condition == "jurisdiction":
+        return value if value in DISTRICTS else None
+    return value if value in ("complaint", "tip", "inquiry", "praise", "spam", "invalid") else None
+
+
+@bp.route("/taskforce/rules", methods=["GET", "POST"])
+@staff_required(*DESK)
+def rules():
+    session = get_session()
+    campaign = active_campaign(session)
+    form = RuleForm()
+    units = session.exec(select(Unit).where(Unit.is_active == True)).all()  # noqa: E712
+    form.unit_id.choices = [(u.id, u.name) for u in units]
+    if form.validate_on_submit():
+        value = _valid_value(form.condition.data, form.value.data.strip())
+        if value is None:
+            flash(_("取值不正确：部门填 police/transport，条目填1-36，区县填区县全称。"), "error")
+        else:
+            session.commit()
+            begin_write(session)
+            rule = session.exec(select(RoutingRule).where(
+                RoutingRule.campaign_id == campaign.id,
+                RoutingRule.priority == form.priority.data)).first()
+            values = {"name": form.name.data.strip(), "when": {form.condition.data: value},
+                      "action": RoutingAction(form.action.data), "unit_id": form.unit_id.data,
+                      "is_active": form.is_active.data}
+            if rule is None:
+                rule = RoutingRule(campaign_id=campaign.id, priority=form.priority.data, **values)
+                session.add(rule)
+            else:
+                for key, item in values.items():
+                    setattr(rule, key, item)
+            _audit("routing_rule_saved", {"priority": form.priority.data, **{
+                k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}})
+            session.commit()
+            flash(_("规则已保存。"), "success")
+            return redirect(url_for("settings.rules"))
+    rows = session.exec(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id)
+                        .where(RoutingRule.campaign_id == campaign.id)
+                        .order_by(RoutingRule.priority)).all()
+    return render_template("routing/rules.html", rows=rows, form=form,
+                           threshold=(campaign.routing or {}).get("min_confidence"))
+
+
+@bp.route("/taskforce/calendar", methods=["GET", "POST"])
+@staff_required(*DESK)
+def calendar():
+    session = get_session()
+    form = DayForm()
+    if form.validate_on_submit():
+        session.commit()
+        begin_write(session)
+        row = session.get(CalendarOverride, form.day.data)
+        workday = form.workday.data == "1"
+        if row is None:
+            session.add(CalendarOverride(day=form.day.data, workday=workday,
+                                         note=form.note.data or ""))
+        else:
+            row.workday, row.note = workday, form.note.data or ""
+        _audit("calendar_day_saved", {"day": form.day.data.isoformat(), "workday": workday})
+        session.commit()
+        forget_calendar()
+        flash(_("已保存 %(day)s。", day=form.day.data.isoformat()), "success")
+        return redirect(url_for("settings.calendar"))
+    today = date.today()
+    rows = session.exec(select(CalendarOverride).where(CalendarOverride.day >= date(
+        today.year - 1, 1, 1)).order_by(CalendarOverride.day)).all()
+    cal = work_calendar(session)
+    warnings = [w for w in (cal.warning_for(date(y, 6, 1)) for y in (today.year, today.year + 1))
+                if w]
+    return render_template("routing/calendar.html", rows=rows, form=form, warnings=warnings)
