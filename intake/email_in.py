@@ -15,6 +15,7 @@ import email.header
 import email.utils
 import hashlib
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from email import policy
@@ -25,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
 from intake.models import Channel
+from intake.outbox import MessageChannel, queue_message
 from intake.registration import IntakeServices, Receipt, RegistrationError, Submission, register
 from intake.sanitize import clean_text
 from intake.uploads import IncomingFile
@@ -299,6 +301,10 @@ def parse_email(raw: bytes) -> ParsedEmail:
     return ParsedEmail(source_ref, from_addr, from_name, subject, body, attachments)
 
 
+# A reply to a result mail: a line that starts with the rating and the tracking number.
+RATING_COMMAND = re.compile(r"(?:^|\n)[ \t]*(基本满意|不满意|满意)[ \t:：,，]*([A-Za-z]{2,8}-\d{8}-\d{4})")
+
+
 def ingest_email(session: Session, raw: bytes, services: IntakeServices,
                  campaign_id: int) -> Receipt | None:
     """Register one inbound e-mail in the caller's transaction (the caller commits).
@@ -318,6 +324,14 @@ def ingest_email(session: Session, raw: bytes, services: IntakeServices,
         return None
     if not parsed.from_addr:
         raise RegistrationError(_l("无法识别发件人地址，请使用有效的电子邮箱发送。"), "email")
+    command = RATING_COMMAND.search(parsed.text or "")
+    if command and services.rate is not None:
+        reply = services.rate(session, command.group(2).upper(), command.group(1),
+                              parsed.from_addr)
+        queue_message(session, services.vault, channel=MessageChannel.email,
+                      recipient=parsed.from_addr, subject=f"评价回执 {command.group(2).upper()}",
+                      body=reply, purpose="rating_reply")
+        return None
     submission = Submission(
         campaign_id=campaign_id, channel=Channel.email, text=parsed.text,
         anonymous=False, name=parsed.from_name, email=parsed.from_addr,

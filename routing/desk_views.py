@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
 
@@ -149,8 +149,7 @@ def review(report_id: int):
         run(transitions.review, report_id, current_staff(), approve=approve,
             note=form.note.data or "",
             success=_("已审核通过，已通知群众。") if approve else _("已退回责任单位修改。"))
-    return redirect(request.referrer if request.referrer and "/taskforce/" in request.referrer
-                    else url_for("desk.review_queue"))
+    return redirect(url_for("desk.review_queue"))
 
 
 @bp.post("/taskforce/extension/<int:report_id>")
@@ -222,7 +221,10 @@ def record_rating(report_id: int):
     if form.validate_on_submit():
         run(transitions.rate, report_id, form.rating.data, channel="callback",
             actor=current_staff(), note=form.note.data or "", success=_("已记录回访评价。"))
-    return redirect(request.referrer or url_for("desk.report", report_id=report_id))
+    # No Referer to go back to (Referrer-Policy: no-referrer): operators work from the list.
+    if current_staff().role == "operator":
+        return redirect(url_for("desk.callbacks"))
+    return redirect(url_for("desk.report", report_id=report_id))
 
 
 @bp.route("/staff/callbacks")

@@ -12,24 +12,32 @@ from routing.transitions import TransitionError, rate
 
 
 def rate_by_message(services: IntakeServices) -> Callable[[Session, str, str, str | None], str]:
-    """`rate(session, tracking_no, rating, sender_phone) -> reply` for the SMS channel.
+    """`rate(session, tracking_no, rating, sender) -> reply` for the SMS and e-mail channels.
 
-    Only the number that filed the report may rate it.
+    Only the phone number or e-mail address that filed the report may rate it.
     """
 
-    def rate_sms(session: Session, tracking_no: str, rating: str, sender: str | None) -> str:
+    def rate_message(session: Session, tracking_no: str, rating: str, sender: str | None) -> str:
         report = session.exec(select(Report).where(
             Report.tracking_no == (tracking_no or "").strip().upper())).first()
         reporter = session.get(Reporter, report.reporter_id) if report and report.reporter_id \
             else None
-        try:
-            phone = normalise_phone(sender)
-        except ValueError:
-            phone = None
-        if reporter is None or not phone or reporter.phone_hash != services.vault.keyed_hash(phone):
+        by_email = bool(sender and "@" in sender)
+        if by_email:
+            address = (sender or "").strip().lower()
+            matches = reporter is not None and reporter.email_hash == services.vault.keyed_hash(
+                address)
+        else:
+            try:
+                phone = normalise_phone(sender)
+            except ValueError:
+                phone = None
+            matches = reporter is not None and phone is not None and \
+                reporter.phone_hash == services.vault.keyed_hash(phone)
+        if not matches:
             return "未找到您可评价的受理编号，请核对后重试。"
         try:
-            rate(session, services, report.id, rating, channel="sms")
+            rate(session, services, report.id, rating, channel="email" if by_email else "sms")
         except TransitionError as exc:
             session.rollback()
             return f"评价未成功：{exc.message}"
@@ -38,4 +46,4 @@ def rate_by_message(services: IntakeServices) -> Callable[[Session, str, str, st
             return f"已收到您的评价（{rating}），受理编号 {report.tracking_no} 将重新办理。"
         return f"已收到您的评价（{rating}），感谢您对专项整治工作的支持。"
 
-    return rate_sms
+    return rate_message

@@ -391,7 +391,7 @@ def review(session: Session, services: IntakeServices, report_id: int, actor: Ac
     notify_citizen(session, services, report, purpose="result", text=(
         f"【专项整治】受理编号 {report.tracking_no} 办理结果：{answer.public_text}"
         f" 请回复“满意 {report.tracking_no}”“基本满意 {report.tracking_no}”或“不满意 "
-        f"{report.tracking_no}”评价，或在网上查询页面评价。"))
+        f"{report.tracking_no}”评价（邮件请在正文第一行回复），或在网上查询页面评价。"))
     return answer
 
 
