@@ -21,7 +21,14 @@ UNIT = {"unit_a", "unit_b"}
 # Public endpoints: anyone may reach them (status depends on input, never 403/500).
 PUBLIC = {"static", "notices.home", "notices.checklist", "intake.report", "intake.receipt",
           "intake.track", "auth.login", "auth.logout", "staff.set_language", "feedback.rate",
-          "sms.inbound", "health.healthz"}
+          "sms.inbound", "health.healthz",
+          # Open311 and the staff API authenticate by key/token, not by session role
+          # (tests/test_open311.py and tests/test_api.py check them).
+          "open311.discovery", "open311.services", "open311.service_definition",
+          "open311.create_request", "open311.list_requests", "open311.get_request",
+          "open311.token", "api.openapi", "api.me", "api.reports", "api.report",
+          "api.assignments", "api.assignment", "api.dashboard", "api.acknowledge",
+          "api.return_", "api.reply", "api.review", "api.escalate"}
 # Staff endpoints and the roles that may use them.
 STAFF = {
     "staff.home": set(ROLES) - {"anonymous"},

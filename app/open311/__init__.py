@@ -1,7 +1,14 @@
-"""Placeholder: filled by the open311 work; create_app calls init_app."""
+"""Open311 GeoReport v2 at /open311/v2/: other city systems file and follow reports."""
+
+from __future__ import annotations
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register this feature's blueprints and commands."""
+    """Register the GeoReport blueprint, CSRF-exempt (clients authenticate with api_key)."""
+    from app.extensions import csrf
+    from app.open311.views import bp
+
+    app.register_blueprint(bp)
+    csrf.exempt(bp)
