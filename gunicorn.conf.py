@@ -17,3 +17,10 @@ accesslog = None  # the app writes its own JSON request log without client addre
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def when_ready(server):
+    """Load the classifier once in the master, so forked workers share it."""
+    from app.wiring import warm_up
+
+    warm_up(server.app.wsgi())

@@ -64,3 +64,9 @@ def build_intake_services(app: Flask) -> IntakeServices:
     services.after_register.append(after_register_hook(services))
     services.rate = rate_by_message(services)
     return services
+
+
+def warm_up(app: Flask) -> None:
+    """Load the classifier now (gunicorn calls this in the master before forking workers)."""
+    with app.app_context():
+        app.extensions["intake"].classify("预热", "web")

@@ -1,7 +1,9 @@
 """Tracking numbers (受理编号) and receipt codes (查询码).
 
 A receipt code is 16 characters of Crockford base32 (80 random bits; no I, L, O or U to
-misread), shown once and stored only as a slow scrypt hash.
+misread), shown once and stored only as a slow scrypt hash. The scrypt cost (N=4096, 4 MB,
+a few milliseconds) is modest because 80 random bits already put guessing out of reach;
+it keeps a stolen database from being checked against codes at memory-hard cost.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from notices.timeutil import to_cst
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
-HASH_METHOD = "scrypt:16384:8:1"
+HASH_METHOD = "scrypt:4096:8:1"
 _DUMMY_HASH = generate_password_hash("0" * CODE_LENGTH, method=HASH_METHOD)
 _CONFUSABLE = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
 
@@ -53,21 +55,30 @@ def check_code(stored_hash: str | None, typed: str) -> bool:
 def next_tracking_no(session: Session, campaign_id: int, prefix: str, at: datetime) -> str:
     """PREFIX-YYYYMMDD-NNNN, the day in China Standard Time, unique per campaign.
 
-    The counter row is updated in the caller's transaction, so concurrent registrations
-    (PostgreSQL row lock, SQLite write lock) never share a number.
+    On PostgreSQL the counter moves in its own short transaction, so the row lock is not
+    held until the registration commits (a failed registration leaves a gap, never a
+    duplicate). SQLite has one writer anyway: there it moves in the caller's transaction.
     """
     day = to_cst(at).strftime("%Y%m%d")
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        with bind.connect() as conn:
+            number = _increment(conn, campaign_id, day)
+            conn.commit()
+        return f"{prefix}-{day}-{number:04d}"
+    return f"{prefix}-{day}-{_increment(session, campaign_id, day):04d}"
+
+
+def _increment(conn, campaign_id: int, day: str) -> int:
     table = TrackingCounter.__table__
-    updated = session.execute(
-        sa.update(table).where(table.c.campaign_id == campaign_id, table.c.day == day)
-        .values(last=table.c.last + 1).returning(table.c.last)).scalar()
+    bump = (sa.update(table).where(table.c.campaign_id == campaign_id, table.c.day == day)
+            .values(last=table.c.last + 1).returning(table.c.last))
+    updated = conn.execute(bump).scalar()
     if updated is None:
         try:
-            with session.begin_nested():
-                session.execute(sa.insert(table).values(campaign_id=campaign_id, day=day, last=1))
+            with conn.begin_nested():
+                conn.execute(sa.insert(table).values(campaign_id=campaign_id, day=day, last=1))
             updated = 1
         except sa.exc.IntegrityError:
-            updated = session.execute(
-                sa.update(table).where(table.c.campaign_id == campaign_id, table.c.day == day)
-                .values(last=table.c.last + 1).returning(table.c.last)).scalar_one()
-    return f"{prefix}-{day}-{updated:04d}"
+            updated = conn.execute(bump).scalar_one()
+    return updated

@@ -128,10 +128,7 @@ def normalise_plate(raw: str | None) -> str | None:
     return plate
 
 
-def _validate(session: Session, sub: Submission, services: IntakeServices) -> tuple[Campaign, str]:
-    campaign = session.get(Campaign, sub.campaign_id)
-    if campaign is None or not campaign.is_active:
-        raise RegistrationError(_l("该专项整治活动不存在或已结束，无法受理。"), "campaign")
+def _clean_text(sub: Submission, services: IntakeServices) -> str:
     if isinstance(sub.text, bytes | bytearray):
         raise RegistrationError(_l("内容无法识别，请用文字描述问题。"), "text")
     text = clean_text(sub.text)
@@ -142,7 +139,14 @@ def _validate(session: Session, sub: Submission, services: IntakeServices) -> tu
                                    n=len(text), limit=services.max_chars), "text")
     if sub.district and sub.district not in DISTRICTS:
         raise RegistrationError(_l("请选择正确的区县。"), "district")
-    return campaign, text
+    return text
+
+
+def _campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or not campaign.is_active:
+        raise RegistrationError(_l("该专项整治活动不存在或已结束，无法受理。"), "campaign")
+    return campaign
 
 
 def _find_duplicate(session: Session, report: Report, reporter: Reporter | None) -> int | None:
@@ -197,24 +201,19 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
     Callers end their read transaction first (see `begin_write`).
     :raise RegistrationError: with a message for the sender; nothing is written.
     """
-    begin_write(session)
-    if sub.source_ref:
-        existing = session.exec(select(Report).where(Report.channel == sub.channel,
-                                                     Report.source_ref == sub.source_ref)).first()
-        if existing is not None:
-            return Receipt(existing, None, _stored_ack(session, services.vault, existing),
-                           replayed=True)
-
-    campaign, text = _validate(session, sub, services)
+    # Everything that needs no database comes first, so the write lock (SQLite) and the
+    # tracking counter are held only for the inserts.
+    text = _clean_text(sub, services)
     phone = normalise_phone(sub.phone)
     email = normalise_email(sub.email)
     plate = normalise_plate(sub.plate)
+    latitude = _coordinate(sub.latitude, 90.0, "lat")
+    longitude = _coordinate(sub.longitude, 180.0, "long")
     try:
         prepared = prepare(sub.attachments, max_files=services.max_files,
                            max_bytes=services.max_file_bytes)
     except UploadError as exc:
         raise RegistrationError(exc.args[0], "attachments") from None
-
     vault = services.vault
     name = clean_text(sub.name, multiline=False)[:64] or None
     anonymous = sub.anonymous and sub.channel is Channel.web
@@ -228,25 +227,34 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
             id_number_enc=vault.encrypt(clean_text(sub.id_number, multiline=False)[:32] or None),
             address_enc=vault.encrypt(sub.sender_address),
             phone_hash=vault.keyed_hash(phone), email_hash=vault.keyed_hash(email))
-        session.add(reporter)
-        session.flush()
-
     received_at = as_utc(sub.received_at) if sub.received_at else utcnow()
     code = new_receipt_code()
     report = Report(
-        campaign_id=campaign.id,
-        tracking_no=next_tracking_no(session, campaign.id, campaign.tracking_prefix, received_at),
-        receipt_hash=hash_code(code), channel=sub.channel, source_ref=sub.source_ref,
-        received_at=received_at, status=ReportStatus.received, text=text,
+        campaign_id=sub.campaign_id, tracking_no="", receipt_hash=hash_code(code),
+        channel=sub.channel, source_ref=sub.source_ref, received_at=received_at,
+        status=ReportStatus.received, text=text,
         place_text=clean_text(sub.place_text, multiline=False)[:255],
         district=sub.district or None,
         occurred_text=clean_text(sub.occurred_text, multiline=False)[:64], plate=plate,
-        latitude=_coordinate(sub.latitude, 90.0, "lat"),
-        longitude=_coordinate(sub.longitude, 180.0, "long"),
-        is_anonymous=reporter is None or anonymous, reporter_id=reporter.id if reporter else None,
+        latitude=latitude, longitude=longitude, is_anonymous=reporter is None or anonymous,
         language=sub.language[:8])
     if services.classify is not None:
         _apply_classification(report, services.classify(text, sub.channel.value))
+
+    begin_write(session)
+    if sub.source_ref:
+        existing = session.exec(select(Report).where(Report.channel == sub.channel,
+                                                     Report.source_ref == sub.source_ref)).first()
+        if existing is not None:
+            return Receipt(existing, None, _stored_ack(session, services.vault, existing),
+                           replayed=True)
+    campaign = _campaign(session, sub.campaign_id)
+    if reporter is not None:
+        session.add(reporter)
+        session.flush()
+        report.reporter_id = reporter.id
+    report.tracking_no = next_tracking_no(session, campaign.id, campaign.tracking_prefix,
+                                          received_at)
     session.add(report)
     session.flush()
     report.duplicate_of_id = _find_duplicate(session, report, reporter)

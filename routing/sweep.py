@@ -59,6 +59,8 @@ def sweep(session: Session, services: IntakeServices, now: datetime | None = Non
             Escalation.assignment_id == assignment.id, Escalation.due_kind == due_kind)))
         wanted: list[EscalationLevel] = []
         if now <= due:
+            if due_kind != "reply":  # a one-day acknowledge deadline needs no yellow card
+                continue
             warn_from = calendar.add_working_days(now, int(settings["warning_days_before"]))
             if due <= warn_from:
                 wanted = [EscalationLevel.warning]

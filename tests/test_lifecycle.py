@@ -208,11 +208,15 @@ def test_sweep_escalates_once_per_level(app, db, services, hz_report):
     assert sorted(m.channel.value for m in listed if m.unit_id) == ["email", "sms"]  # once each
 
 
-def test_sweep_warns_a_day_before(app, db, services, hz_report):
+def test_sweep_warns_a_day_before_the_reply_deadline(app, db, services, hz_report, make_user):
+    assert sweep(db, services).escalations == []  # just dispatched: no yellow card yet
+    t.acknowledge(db, services, hz_report.id, make_user("unit", unit_code="hzq"))
+    db.commit()
     assignment = t.current_assignment(db, hz_report.id)
-    due = assignment.acknowledge_due_at.replace(tzinfo=assignment.acknowledge_due_at.tzinfo or UTC)
+    due = assignment.reply_due_at.replace(tzinfo=assignment.reply_due_at.tzinfo or UTC)
+    assert sweep(db, services, now=due - timedelta(days=12)).escalations == []
     result = sweep(db, services, now=due - timedelta(hours=3))
-    assert [r[2] for r in result.escalations] == ["warning"]
+    assert [r[1:] for r in result.escalations] == [("reply", "warning")]
 
 
 def test_unrated_closes_after_the_feedback_window(app, db, services, hz_report, make_user):
