@@ -20,6 +20,7 @@ STAFF_LINKS = (
     ("settings.calendar", _l("节假日与调休")),
     ("outbox.index", _l("短信与邮件发送")),
     ("taskforce.dashboard", _l("专班看板")),
+    ("search.index", _l("线索查询")),
     ("ledger.index", _l("整改工作台账")),
     ("admin.index", _l("系统管理")),
 )

@@ -21,7 +21,7 @@ UNIT = {"unit_a", "unit_b"}
 # Public endpoints: anyone may reach them (status depends on input, never 403/500).
 PUBLIC = {"static", "notices.home", "notices.checklist", "intake.report", "intake.receipt",
           "intake.track", "auth.login", "auth.logout", "staff.set_language", "feedback.rate",
-          "sms.inbound", "health.healthz",
+          "sms.inbound", "health.healthz", "stats.index",
           # Open311 and the staff API authenticate by key/token, not by session role
           # (tests/test_open311.py and tests/test_api.py check them).
           "open311.discovery", "open311.services", "open311.service_definition",
@@ -40,11 +40,22 @@ STAFF = {
     "desk.record_rating": DESK | {"operator"}, "desk.callbacks": DESK | {"operator"},
     "feedback.attachment": DESK | UNIT,
     "settings.rules": DESK, "settings.calendar": DESK,
+    "taskforce.dashboard": DESK, "taskforce.report_list": DESK, "taskforce.export_list": DESK,
+    "taskforce.export_timings": DESK, "taskforce.export_counts": DESK, "taskforce.escalate": DESK,
+    "search.index": DESK | UNIT, "search.export": DESK | UNIT,
+    "ledger.index": DESK | UNIT, "ledger.entry": DESK | UNIT, "ledger.progress": DESK | UNIT,
+    "ledger.export": DESK | UNIT, "ledger.new": DESK, "ledger.from_reply": DESK,
+    "ledger.edit": DESK, "ledger.approve": DESK, "ledger.stage_report_list": DESK,
+    "ledger.stage_report_download": DESK, "ledger.mark_case": DESK, "ledger.unmark_case": DESK,
+    "admin.index": {"admin"}, "admin.users": {"admin"}, "admin.create_user": {"admin"},
+    "admin.update_user": {"admin"}, "admin.reset_password": {"admin"}, "admin.units": {"admin"},
+    "admin.save_unit": {"admin"}, "admin.campaign": {"admin"}, "admin.save_campaign": {"admin"},
+    "admin.checklist": {"admin"}, "admin.save_keywords": {"admin"},
     "outbox.index": DESK, "outbox.retry": DESK,
 }
 # Of those, the ones that touch one report: unit B must be refused unit A's report.
 UNIT_SCOPED = {"unit.clue", "unit.acknowledge", "unit.return_", "unit.extension", "unit.reply",
-               "feedback.attachment"}
+               "feedback.attachment", "ledger.entry", "ledger.progress"}
 
 
 @pytest.fixture
@@ -59,16 +70,23 @@ def world(app, db, campaign_id, make_user):
     attachment = Attachment(report_id=report.id, stored_name="matrix.jpg", content_type="image/jpeg",
                             size=10, sha256="0" * 64)
     db.add(attachment)
+    from app.models import LedgerEntry, LedgerSource, LedgerStatus
+
+    entry = LedgerEntry(campaign_id=campaign_id, seq=1, category="执法规范化", symptom="随意拦车",
+                        measures="整改", unit_id=unit_id(db, "hzq"),
+                        status=LedgerStatus.in_progress, source=LedgerSource.clue)
+    db.add(entry)
     db.commit()
     users = {"operator": make_user("operator"), "unit_a": make_user("unit", unit_code="hzq"),
              "unit_b": make_user("unit", unit_code="zfjd"), "inspector": make_user("inspector"),
              "taskforce": make_user("taskforce"), "admin": make_user("admin")}
-    return {"report_id": report.id, "attachment_id": attachment.id, "users": users}
+    return {"report_id": report.id, "attachment_id": attachment.id, "entry_id": entry.id,
+            "users": users}
 
 
 def url_for_rule(rule, world) -> str:
     values = {"report_id": world["report_id"], "attachment_id": world["attachment_id"],
-              "message_id": 1,
+              "message_id": 1, "entry_id": world["entry_id"],
               "code": "en", "filename": "css/site.css"}
     path = rule.rule
     for name in rule.arguments:

@@ -325,3 +325,28 @@ def test_citizen_rates_in_the_tracker(app, db, client, campaign_id, services, ma
     assert "已查处。" in html and "rating-form" in html
     client.post("/track/rate", data={"csrf_token": csrf_from(html), "rate-rating": "满意"})
     assert fresh(db, receipt.report).status is S.closed
+
+
+def test_taskforce_marks_a_typical_case_from_the_report_page(app, db, client, hz_report,
+                                                             make_user, login):
+    from app.models import TypicalCase
+
+    login(make_user("taskforce"))
+    page = client.get(f"/taskforce/reports/{hz_report.id}").get_data(as_text=True)
+    assert "标记为典型案例" in page
+    response = client.post(_form_action(page, "tracking_no"), data={
+        "csrf_token": csrf_from(page), "tracking_no": hz_report.tracking_no,
+        "polarity": "negative", "note": "检查站随意拦车", "next": f"/taskforce/reports/{hz_report.id}"})
+    assert response.status_code == 302
+    db.commit()
+    case = db.exec(select(TypicalCase)).one()
+    assert case.report_id == hz_report.id and case.polarity == "negative"
+
+
+def _form_action(page: str, field: str) -> str:
+    import re
+
+    for form in re.findall(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', page, re.S):
+        if f'name="{field}"' in form[1]:
+            return form[0]
+    raise AssertionError(f"no form with {field}")

@@ -1,0 +1,242 @@
+"""Administration: staff accounts, units, campaign settings and checklist keywords.
+
+Every change writes an audit `Event` (report_id None) naming what changed — never a
+password. Plain functions over a session; the caller commits.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import yaml
+from flask_babel import lazy_gettext as _l
+from sqlmodel import Session, select
+
+from app.auth import create_user, hash_password
+from app.models import Role, User
+from intake.models import Event
+from intake.sanitize import clean_text
+from notices.db import begin_write
+from notices.models import Campaign, ChecklistItem, Phase
+from routing import deadlines
+from routing.models import Unit, UnitKind
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+NUMERIC_DEADLINES = ("dispatch_days", "acknowledge_days", "return_window_days",
+                     "extension_max_days", "feedback_days", "warning_days_before",
+                     "supervision_after_days", "listed_after_days")
+
+
+class AdminError(Exception):
+    def __init__(self, message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+def _audit(session: Session, actor, kind: str, **data) -> None:
+    session.add(Event(report_id=None, kind=kind, actor_id=actor.id, data=data))
+
+
+def _require_admin(actor) -> None:
+    if getattr(actor.role, "value", actor.role) != "admin":
+        raise AdminError(_l("只有系统管理员可以执行此操作。"))
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def add_user(session: Session, actor, *, username: str, display_name: str, role: str,
+             unit_id: int | None) -> tuple[User, str]:
+    """Create an account with a random first password (returned once, never stored)."""
+    _require_admin(actor)
+    begin_write(session)
+    username = (username or "").strip()
+    if not USERNAME_RE.match(username):
+        raise AdminError(_l("用户名须为3至64位字母、数字、点、横线或下划线。"))
+    if session.exec(select(User).where(User.username == username)).first():
+        raise AdminError(_l("用户名已存在。"))
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise AdminError(_l("角色不正确。")) from None
+    if role_value is Role.unit and not (unit_id and session.get(Unit, unit_id)):
+        raise AdminError(_l("单位用户须选择所属单位。"))
+    password = new_password()
+    user = create_user(session, username=username, password=password, role=role_value,
+                       display_name=clean_text(display_name, multiline=False)[:64],
+                       unit_id=unit_id if role_value is Role.unit else None)
+    session.flush()
+    _audit(session, actor, "admin_user_created", user_id=user.id, username=username,
+           role=role_value.value, unit_id=user.unit_id)
+    return user, password
+
+
+def update_user(session: Session, actor, user_id: int, *, role: str, unit_id: int | None,
+                is_active: bool, display_name: str) -> User:
+    _require_admin(actor)
+    begin_write(session)
+    user = session.get(User, user_id)
+    if user is None:
+        raise AdminError(_l("账号不存在。"))
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise AdminError(_l("角色不正确。")) from None
+    if role_value is Role.unit and not (unit_id and session.get(Unit, unit_id)):
+        raise AdminError(_l("单位用户须选择所属单位。"))
+    if user.id == actor.id and (not is_active or role_value is not Role.admin):
+        raise AdminError(_l("不能停用自己的账号或取消自己的管理员角色。"))
+    before = {"role": user.role.value, "unit_id": user.unit_id, "is_active": user.is_active,
+              "display_name": user.display_name}
+    user.role = role_value
+    user.unit_id = unit_id if role_value is Role.unit else None
+    user.is_active = bool(is_active)
+    user.display_name = clean_text(display_name, multiline=False)[:64] or user.username
+    after = {"role": user.role.value, "unit_id": user.unit_id, "is_active": user.is_active,
+             "display_name": user.display_name}
+    changed = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if changed:
+        _audit(session, actor, "admin_user_updated", user_id=user.id, changes=changed)
+    return user
+
+
+def reset_password(session: Session, actor, user_id: int) -> str:
+    _require_admin(actor)
+    begin_write(session)
+    user = session.get(User, user_id)
+    if user is None:
+        raise AdminError(_l("账号不存在。"))
+    password = new_password()
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    _audit(session, actor, "admin_password_reset", user_id=user.id)
+    return password
+
+
+UNIT_FIELDS = ("code", "name", "short_name", "email", "phone")
+
+
+def save_unit(session: Session, actor, unit_id: int | None, *, code: str, name: str,
+              short_name: str, kind: str, email: str, phone: str, is_active: bool) -> Unit:
+    _require_admin(actor)
+    begin_write(session)
+    values = {"code": clean_text(code, multiline=False)[:32],
+              "name": clean_text(name, multiline=False)[:128],
+              "short_name": clean_text(short_name, multiline=False)[:64],
+              "email": clean_text(email, multiline=False)[:255] or None,
+              "phone": clean_text(phone, multiline=False)[:32] or None}
+    if not values["code"] or not values["name"]:
+        raise AdminError(_l("请填写单位代码和名称。"))
+    try:
+        kind_value = UnitKind(kind)
+    except ValueError:
+        raise AdminError(_l("单位类型不正确。")) from None
+    clash = session.exec(select(Unit).where((Unit.code == values["code"])
+                                            | (Unit.name == values["name"]))).all()
+    if any(u.id != unit_id for u in clash):
+        raise AdminError(_l("单位代码或名称已存在。"))
+    unit = session.get(Unit, unit_id) if unit_id else None
+    if unit_id and unit is None:
+        raise AdminError(_l("单位不存在。"))
+    if unit is None:
+        unit = Unit(code=values["code"], name=values["name"],
+                    short_name=values["short_name"] or values["name"], kind=kind_value)
+        session.add(unit)
+    changed = {}
+    for key, value in values.items():
+        value = value if key != "short_name" else (value or values["name"])
+        if getattr(unit, key) != value:
+            changed[key] = value
+            setattr(unit, key, value)
+    if unit.kind is not kind_value:
+        changed["kind"] = kind_value.value
+        unit.kind = kind_value
+    if unit.is_active != bool(is_active):
+        changed["is_active"] = bool(is_active)
+        unit.is_active = bool(is_active)
+    session.flush()
+    if changed:
+        _audit(session, actor, "admin_unit_saved", unit_id=unit.id, changes=changed)
+    return unit
+
+
+def save_campaign(session: Session, actor, campaign_id: int, *, title: str, short_title: str,
+                  summary: str, notice_text: str, channels_yaml: str, phases_yaml: str,
+                  deadline_values: dict) -> Campaign:
+    """Notice text, channels, phases and deadline settings (YAML for the structured parts)."""
+    _require_admin(actor)
+    begin_write(session)
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise AdminError(_l("专项整治活动不存在。"))
+    try:
+        channels = yaml.safe_load(channels_yaml or "") or {}
+        phases = yaml.safe_load(phases_yaml or "") or []
+    except yaml.YAMLError as exc:
+        raise AdminError(_l("YAML 格式有误：%(e)s", e=str(exc)[:200])) from None
+    if not isinstance(channels, dict) or not isinstance(phases, list):
+        raise AdminError(_l("渠道须为映射，阶段须为列表。"))
+    settings = dict(campaign.deadlines or {})
+    for key in NUMERIC_DEADLINES:
+        if key in deadline_values and deadline_values[key] is not None:
+            value = int(deadline_values[key])
+            if not 0 <= value <= 60:
+                raise AdminError(_l("期限天数应在0至60之间。"))
+            settings[key] = value
+    reply_days = dict(settings.get("reply_days") or deadlines.DEFAULTS["reply_days"])
+    for kind in ("complaint", "tip", "inquiry"):
+        value = deadline_values.get(f"reply_{kind}")
+        if value is not None:
+            if not 1 <= int(value) <= 60:
+                raise AdminError(_l("办理期限应在1至60个工作日之间。"))
+            reply_days[kind] = int(value)
+    settings["reply_days"] = reply_days
+    campaign.title = clean_text(title, multiline=False)[:255] or campaign.title
+    campaign.short_title = clean_text(short_title, multiline=False)[:255] or campaign.short_title
+    campaign.summary = clean_text(summary)[:4000]
+    campaign.notice_text = clean_text(notice_text)[:200000]
+    campaign.channels = channels
+    campaign.deadlines = settings
+    existing = {p.seq: p for p in session.exec(select(Phase).where(
+        Phase.campaign_id == campaign.id))}
+    for spec in phases:
+        if not isinstance(spec, dict) or "seq" not in spec or "name" not in spec:
+            raise AdminError(_l("每个阶段须有 seq 和 name。"))
+        phase = existing.get(int(spec["seq"])) or Phase(campaign_id=campaign.id,
+                                                        seq=int(spec["seq"]), name="")
+        phase.name = str(spec["name"])[:64]
+        phase.due_on = spec.get("due_on")
+        phase.description = str(spec.get("description", ""))
+        phase.milestones = [{"due_on": str(m.get("due_on")), "name": str(m.get("name", ""))}
+                            for m in spec.get("milestones") or []]
+        session.add(phase)
+    _audit(session, actor, "admin_campaign_saved", campaign_id=campaign.id,
+           deadlines=settings, phases=len(phases))
+    return campaign
+
+
+def phases_yaml(session: Session, campaign_id: int) -> str:
+    phases = session.exec(select(Phase).where(Phase.campaign_id == campaign_id)
+                          .order_by(Phase.seq)).all()
+    data = [{"seq": p.seq, "name": p.name, "due_on": p.due_on, "description": p.description,
+             "milestones": p.milestones} for p in phases]
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def save_keywords(session: Session, actor, item_id: int, keywords_text: str) -> ChecklistItem:
+    _require_admin(actor)
+    begin_write(session)
+    item = session.get(ChecklistItem, item_id)
+    if item is None:
+        raise AdminError(_l("清单条目不存在。"))
+    words = [clean_text(w, multiline=False)[:32]
+             for w in re.split(r"[,，、\n]", keywords_text or "")]
+    words = list(dict.fromkeys(w for w in words if w))[:50]
+    if words != list(item.keywords or []):
+        _audit(session, actor, "admin_keywords_saved", item_id=item.id, number=item.number,
+               before=list(item.keywords or []), after=words)
+        item.keywords = words
+    return item

@@ -1,0 +1,47 @@
+"""Staff search: role-scoped; phone look-ups for the task force only, and audited."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from intake.models import Event
+from tests.test_dashboard import REPORTER_NAMES, REPORTER_PHONES, build_world
+
+
+@pytest.fixture
+def world(app, db, campaign_id):
+    return build_world(app, db, campaign_id)
+
+
+def test_task_force_finds_by_number_text_and_phone(client, login, make_user, db, world):
+    login(make_user("taskforce"))
+    r1, r2, r3, r4, _r5 = world["reports"]
+    html = client.get(f"/search?q={r3.tracking_no}").get_data(as_text=True)
+    assert "共找到 1 条" in html and r3.tracking_no in html
+    html = client.get("/search?q=随意拦车&from=2023-05-01&to=2023-05-12").get_data(as_text=True)
+    assert "共找到 2 条" in html and r2.tracking_no in html and r3.tracking_no in html
+    html = client.get(f"/search?phone={REPORTER_PHONES[1]}").get_data(as_text=True)
+    assert "共找到 1 条" in html and r2.tracking_no in html
+    db.commit()
+    assert db.exec(select(Event).where(Event.kind == "pii_search")).first() is not None
+    body = client.get("/search/export?q=随意拦车&format=csv").get_data(as_text=True)
+    assert r4.tracking_no in body
+    for secret in REPORTER_NAMES + REPORTER_PHONES:
+        assert secret not in body
+
+
+def test_unit_searches_only_its_own_clues(client, login, make_user, world):
+    login(make_user("unit", unit_code="hzq"))
+    r1, r2, r3, _r4, _r5 = world["reports"]
+    html = client.get("/search?q=随意拦车").get_data(as_text=True)
+    assert "共找到 2 条" in html
+    assert r1.tracking_no in html and r2.tracking_no in html and r3.tracking_no not in html
+    assert "共找到 0 条" in client.get(f"/search?q={r3.tracking_no}").get_data(as_text=True)
+    html = client.get(f"/search?phone={REPORTER_PHONES[0]}").get_data(as_text=True)
+    assert "仅限专班" in html and r1.tracking_no not in html
+
+
+def test_operator_cannot_search(client, login, make_user, world):
+    login(make_user("operator"))
+    assert client.get("/search?q=x").status_code == 403
