@@ -203,6 +203,25 @@ def report(report_id: int):
         action_form=ActionForm(), now=utcnow(), external=UnitKind.external)
 
 
+@bp.post("/taskforce/reports/<int:report_id>/callback")
+@staff_required(*DESK)
+def share_callback(report_id: int):
+    """Let the unit see a masked call-back number (or stop sharing it); audited."""
+    report = _report_or_404(report_id)
+    if ActionForm().validate_on_submit():
+        session = get_session()
+        session.commit()
+        begin_write(session)
+        report = session.get(Report, report_id)
+        report.callback_shared = not report.callback_shared
+        session.add(Event(report_id=report.id, kind="callback_shared" if report.callback_shared
+                          else "callback_unshared", actor_id=current_staff().id))
+        session.commit()
+        flash(_("已向责任单位提供脱敏回访号码。") if report.callback_shared
+              else _("已停止向责任单位提供回访号码。"), "success")
+    return redirect(url_for("desk.report", report_id=report_id))
+
+
 @bp.post("/taskforce/reports/<int:report_id>/escalate")
 @staff_required(*DESK)
 def escalate(report_id: int):

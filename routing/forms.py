@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -39,6 +40,7 @@ class ReplyForm(FlaskForm):
     accountability = TextAreaField(_l("问责情况"), validators=[Optional(), Length(max=2000)])
     public_text = TextAreaField(_l("给群众的答复（将公开给举报人）"), validators=[
         DataRequired(message=_l("请填写处理情况和给群众的答复。")), Length(max=2000)])
+    attachments = MultipleFileField(_l("佐证材料（照片、PDF，选填，最多5个）"))
 
 
 class ReviewForm(FlaskForm):

@@ -113,6 +113,13 @@ class Reply(SQLModel, table=True):
     review_note: str = Field(default="", sa_column=text_column())
 
 
+class ReplyAttachment(SQLModel, table=True):
+    """Files a unit attached to its reply (evidence of rectification)."""
+
+    reply_id: int = Field(foreign_key="reply.id", primary_key=True)
+    attachment_id: int = Field(foreign_key="attachment.id", primary_key=True)
+
+
 class Rating(enum.StrEnum):
     satisfied = "满意"
     basically_satisfied = "基本满意"

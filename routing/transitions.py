@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
-from intake.models import Event, Report
+from intake.models import Attachment, Event, Report
 from intake.models import ReportStatus as S
 from intake.registration import IntakeServices
 from intake.sanitize import clean_text
+from intake.uploads import IncomingFile, UploadError, discard, prepare, store
 from notices.db import begin_write
 from notices.models import Campaign
 from notices.timeutil import CST, as_utc, utcnow
@@ -31,6 +32,7 @@ from routing.models import (
     Finding,
     Rating,
     Reply,
+    ReplyAttachment,
     ReviewStatus,
     Unit,
     UnitKind,
@@ -332,8 +334,15 @@ def decide_extension(session: Session, services: IntakeServices, report_id: int,
 
 
 def reply(session: Session, services: IntakeServices, report_id: int, actor: Actor, *,
-          finding: str, measures: str, public_text: str, accountability: str = "") -> Reply:
-    """办结回复 with the finding, the measures, accountability and the text for the citizen."""
+          finding: str, measures: str, public_text: str, accountability: str = "",
+          attachments: list[IncomingFile] | None = None) -> Reply:
+    """办结回复 with the finding, the measures, accountability, the text for the citizen and
+    evidence files (under the same upload rules as citizens' attachments)."""
+    try:
+        prepared = prepare(attachments or [], max_files=services.max_files,
+                           max_bytes=services.max_file_bytes)
+    except UploadError as exc:
+        raise TransitionError(exc.args[0]) from None
     report = _begin(session, report_id, "reply", actor)
     try:
         finding_value = Finding(finding)
@@ -350,9 +359,23 @@ def reply(session: Session, services: IntakeServices, report_id: int, actor: Act
                    review_status=ReviewStatus.pending)
     session.add(answer)
     session.flush()
-    _advance(session, report, "reply", actor, data={"reply_id": answer.id,
-                                                    "finding": finding_value.value},
-             kind="replied")
+    stored = store(prepared, services.upload_dir) if prepared else []
+    try:
+        for item in stored:
+            attachment = Attachment(report_id=report.id, stored_name=item.stored_name,
+                                    original_name=item.original_name,
+                                    content_type=item.content_type, size=item.size,
+                                    sha256=item.sha256)
+            session.add(attachment)
+            session.flush()
+            session.add(ReplyAttachment(reply_id=answer.id, attachment_id=attachment.id))
+        _advance(session, report, "reply", actor, data={"reply_id": answer.id,
+                                                        "finding": finding_value.value,
+                                                        "files": len(stored)},
+                 kind="replied")
+    except BaseException:
+        discard(stored)
+        raise
     return answer
 
 

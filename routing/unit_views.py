@@ -10,6 +10,7 @@ from intake.models import Attachment, Report, Reporter
 from intake.models import ReportStatus as S
 from intake.pii import mask_phone
 from intake.services import current_services
+from intake.uploads import IncomingFile
 from notices.access import current_staff, staff_required
 from notices.db import get_session
 from notices.timeutil import as_utc, utcnow
@@ -134,9 +135,12 @@ def reply(report_id: int):
     _own_assignment(report_id)
     form = ReplyForm(prefix="rep")
     if form.validate_on_submit():
+        files = [IncomingFile(f.filename or "", f.read()) for f in form.attachments.data or []
+                 if f and f.filename]
         run(transitions.reply, report_id, current_staff(), finding=form.finding.data,
             measures=form.measures.data, accountability=form.accountability.data or "",
-            public_text=form.public_text.data, success=_("办结回复已提交专班审核。"))
+            public_text=form.public_text.data, attachments=files,
+            success=_("办结回复已提交专班审核。"))
     else:
         _flash_errors(form)
     return redirect(url_for("unit.clue", report_id=report_id))

@@ -37,6 +37,7 @@ STAFF = {
     "unit.extension": UNIT, "unit.reply": UNIT,
     "desk.triage": DESK, "desk.triage_decide": DESK, "desk.review_queue": DESK,
     "desk.review": DESK, "desk.extension": DESK, "desk.report": DESK, "desk.escalate": DESK,
+    "desk.share_callback": DESK,
     "desk.record_rating": DESK | {"operator"}, "desk.callbacks": DESK | {"operator"},
     "feedback.attachment": DESK | UNIT,
     "settings.rules": DESK, "settings.calendar": DESK,

@@ -350,3 +350,53 @@ def _form_action(page: str, field: str) -> str:
         if f'name="{field}"' in form[1]:
             return form[0]
     raise AssertionError(f"no form with {field}")
+
+
+def test_unit_reply_carries_evidence_files(app, db, client, hz_report, make_user, login):
+    import io
+
+    from routing.models import ReplyAttachment
+    from tests.support.files import has_exif, jpeg_with_gps
+
+    login(make_user("unit", unit_code="hzq"))
+    page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
+    client.post(f"/unit/clues/{hz_report.id}/acknowledge", data={"csrf_token": csrf_from(page)})
+    page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
+    client.post(f"/unit/clues/{hz_report.id}/reply", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page), "rep-finding": "属实", "rep-measures": "已拆除违规路障",
+        "rep-public_text": "已整改。", "rep-attachments": [(io.BytesIO(jpeg_with_gps()), "现场.jpg")]})
+    assert fresh(db, hz_report).status is S.replied
+    link = db.exec(select(ReplyAttachment)).one()
+    from intake.models import Attachment
+
+    stored = db.get(Attachment, link.attachment_id)
+    assert not has_exif((app.config["UPLOAD_DIR"] / stored.stored_name).read_bytes())
+
+
+def test_disguised_reply_file_is_refused_and_nothing_changes(app, db, client, hz_report,
+                                                             make_user, login):
+    import io
+
+    login(make_user("unit", unit_code="hzq"))
+    page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
+    client.post(f"/unit/clues/{hz_report.id}/acknowledge", data={"csrf_token": csrf_from(page)})
+    page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
+    client.post(f"/unit/clues/{hz_report.id}/reply", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page), "rep-finding": "属实", "rep-measures": "m",
+        "rep-public_text": "p", "rep-attachments": [(io.BytesIO(b"MZ\x90 exe"), "photo.jpg")]})
+    page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
+    assert "不是可接受的照片" in page
+    assert fresh(db, hz_report).status is S.acknowledged
+
+
+def test_shared_callback_number_reaches_the_unit_only_masked(app, db, client, hz_report,
+                                                             make_user, login):
+    login(make_user("taskforce"))
+    page = client.get(f"/taskforce/reports/{hz_report.id}").get_data(as_text=True)
+    client.post(f"/taskforce/reports/{hz_report.id}/callback", data={"csrf_token": csrf_from(page)})
+    assert db.exec(select(Event).where(Event.kind == "callback_shared")).first() is not None
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+    login(make_user("unit", unit_code="hzq"))
+    page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
+    assert "****1111" in page
+    assert "13800001111" not in page and "李四" not in page
