@@ -173,3 +173,16 @@ def campaign_id(db: Session) -> int:
     from notices.models import Campaign
 
     return db.exec(select(Campaign.id)).first()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright (tests/support/browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import ARGS, CHROMIUM
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield instance
+        instance.close()

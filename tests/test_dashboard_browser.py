@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import MARKS
 from tests.test_dashboard import build_world
 
 
@@ -14,25 +15,9 @@ from tests.test_dashboard import build_world
 def world(app, db, campaign_id):
     return build_world(app, db, campaign_id)
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed"),
-]
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage"]
+pytestmark = MARKS
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp"))
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture
