@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -36,8 +37,10 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 class LoginForm(FlaskForm):
-    username = StringField("用户名", validators=[DataRequired(message="请输入用户名"), Length(max=64)])
-    password = PasswordField("密码", validators=[DataRequired(message="请输入密码"), Length(max=256)])
+    username = StringField(_l("用户名"), validators=[DataRequired(message=_l("请输入用户名")),
+                                                   Length(max=64)])
+    password = PasswordField(_l("密码"), validators=[DataRequired(message=_l("请输入密码")),
+                                                   Length(max=256)])
 
 
 def hash_password(password: str) -> str:

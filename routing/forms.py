@@ -11,8 +11,12 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from intake.forms import DISTRICT_CHOICES
 from routing.models import Finding, Rating
 
-FINDINGS = [(f.value, f.value) for f in Finding]
-RATINGS = [(r.value, r.value) for r in Rating if r is not Rating.unrated]
+FINDING_LABELS = {Finding.true: _l("属实"), Finding.partly_true: _l("部分属实"),
+                  Finding.untrue: _l("不属实"), Finding.unverifiable: _l("无法核实")}
+RATING_LABELS = {Rating.satisfied: _l("满意"), Rating.basically_satisfied: _l("基本满意"),
+                 Rating.unsatisfied: _l("不满意"), Rating.unrated: _l("未评价")}
+FINDINGS = [(f.value, FINDING_LABELS[f]) for f in Finding]
+RATINGS = [(r.value, RATING_LABELS[r]) for r in Rating if r is not Rating.unrated]
 
 
 class ActionForm(FlaskForm):

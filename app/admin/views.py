@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlmodel import select
 
 from app.admin import domain
@@ -21,10 +22,10 @@ from routing.forms import ActionForm
 from routing.models import Unit, UnitKind
 
 bp = Blueprint("admin", __name__, template_folder="templates")
-ROLE_LABELS = {"admin": "系统管理员", "taskforce": "专班", "operator": "热线话务员",
-               "unit": "责任单位", "inspector": "督察组"}
-KIND_LABELS = {"city_bureau": "市级执法机构", "county_bureau": "县区交通局", "office": "局内科室",
-               "external": "外部单位"}
+ROLE_LABELS = {"admin": _l("系统管理员"), "taskforce": _l("专班"), "operator": _l("热线话务员"),
+               "unit": _l("责任单位"), "inspector": _l("督察组")}
+KIND_LABELS = {"city_bureau": _l("市级执法机构"), "county_bureau": _l("县区交通局"),
+               "office": _l("局内科室"), "external": _l("外部单位")}
 
 
 def _change(action, *args, success: str, **kwargs):
