@@ -124,6 +124,9 @@ def init_app(app: Flask) -> None:
     register_email_commands(intake_commands.intake_cli)
     app.cli.add_command(intake_commands.intake_cli)
     register_worker_command(app)
+    from app.privacy import register_privacy_commands
+
+    register_privacy_commands(app)
 
 
 def confirmed_examples() -> list[dict]:

@@ -203,6 +203,7 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
     """
     # Everything that needs no database comes first, so the write lock (SQLite) and the
     # tracking counter are held only for the inserts.
+    sub.source_ref = clean_text(sub.source_ref, multiline=False)[:255] or None
     text = _clean_text(sub, services)
     phone = normalise_phone(sub.phone)
     email = normalise_email(sub.email)

@@ -15,7 +15,8 @@ def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
     """An engine with SQLite in WAL mode and foreign keys on; PostgreSQL through psycopg 3."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    kwargs: dict = {"echo": echo, "future": True}
+    # hide_parameters: a logged database error never shows bound values (reporter PII).
+    kwargs: dict = {"echo": echo, "future": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if url in ("sqlite://", "sqlite:///:memory:"):

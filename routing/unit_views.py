@@ -84,7 +84,7 @@ def clue(report_id: int):
         callback = mask_phone(current_services().vault.decrypt(reporter.phone_enc))
     events = [e for e in history(session, report) if e.kind in UNIT_EVENTS]
     return render_template(
-        "routing/unit_clue.html", report=report, assignment=assignment,
+        "routing/unit_clue.html", report=report, assignment=assignment, neutral_names=True,
         is_current=assignment.is_current, attachments=attachments, replies=replies,
         events=events, labels=EVENT_LABELS, callback=callback,
         status=STATUS_LABELS.get(report.status.value, report.status.value),

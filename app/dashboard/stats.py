@@ -6,7 +6,7 @@ category, district and week, the on-time rate and the satisfaction rate.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, g, render_template
 from flask_babel import gettext as _
 from sqlmodel import Session
 
@@ -67,5 +67,8 @@ def index():
     }
     response = current_app.make_response(render_template(
         "dashboard/stats.html", campaign=campaign, n=numbers, charts=charts, pct=pct))
-    response.headers["Cache-Control"] = f"public, max-age={int(min(ttl, 300))}"
+    # Shared caches may keep the anonymous page only: a signed-in page carries a name
+    # and a fresh session cookie.
+    response.headers["Cache-Control"] = (f"public, max-age={int(min(ttl, 300))}"
+                                         if g.get("staff") is None else "private, no-store")
     return response
