@@ -1,9 +1,10 @@
 """Tracking numbers (受理编号) and receipt codes (查询码).
 
 A receipt code is 16 characters of Crockford base32 (80 random bits; no I, L, O or U to
-misread), shown once and stored only as a slow scrypt hash. The scrypt cost (N=4096, 4 MB,
-a few milliseconds) is modest because 80 random bits already put guessing out of reach;
-it keeps a stolen database from being checked against codes at memory-hard cost.
+misread), shown once and stored only as a slow scrypt hash. The scrypt cost (N=1024, r=8:
+1 MB of memory and a few milliseconds per guess) is modest on purpose: 80 random bits
+already put guessing out of reach (2^80 guesses at milliseconds each), and the hash runs
+on every submission and tracker lookup, so a heavier cost would only cap throughput.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from notices.timeutil import to_cst
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
-HASH_METHOD = "scrypt:4096:8:1"
+HASH_METHOD = "scrypt:1024:8:1"
 _DUMMY_HASH = generate_password_hash("0" * CODE_LENGTH, method=HASH_METHOD)
 _CONFUSABLE = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from sqlmodel import Session, select
@@ -16,8 +17,31 @@ from routing.transitions import SYSTEM, dispatch, refer
 DEFAULT_MIN_CONFIDENCE = 0.5
 
 
+_RULES_TTL = 30.0
+_rules_cache: dict[tuple[str, int], tuple[float, list[dict]]] = {}
+
+
+def forget_rules() -> None:
+    """Drop cached rules (the rules page calls this after a change)."""
+    _rules_cache.clear()
+
+
 def rules_for(session: Session, campaign_id: int) -> list[dict]:
-    """The campaign's active rules in the policy's dict form."""
+    """The campaign's active rules in the policy's dict form, cached for a few seconds.
+
+    Every registration routes; the rules change a few times a campaign.
+    """
+    key = (str(session.get_bind().url), campaign_id)
+    hit = _rules_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < _RULES_TTL:
+        return hit[1]
+    rules = _load_rules(session, campaign_id)
+    _rules_cache[key] = (now, rules)
+    return rules
+
+
+def _load_rules(session: Session, campaign_id: int) -> list[dict]:
     rows = session.exec(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id)
                         .where(RoutingRule.campaign_id == campaign_id,
                                RoutingRule.is_active == True)  # noqa: E712

@@ -18,6 +18,7 @@ from notices.access import current_staff, staff_required
 from notices.db import begin_write, get_session
 from notices.loader import active_campaign
 from routing.deadlines import forget_calendar, work_calendar
+from routing.dispatch import forget_rules
 from routing.models import CalendarOverride, RoutingAction, RoutingRule, Unit
 
 bp = Blueprint("settings", __name__, template_folder="templates")
@@ -89,6 +90,7 @@ def rules():
             _audit("routing_rule_saved", {"priority": form.priority.data, **{
                 k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}})
             session.commit()
+            forget_rules()
             flash(_("规则已保存。"), "success")
             return redirect(url_for("settings.rules"))
     rows = session.exec(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id)
