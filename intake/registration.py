@@ -8,6 +8,7 @@ and attachments, gives it a tracking number and receipt code, classifies it, wri
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -203,7 +204,7 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
     """
     # Everything that needs no database comes first, so the write lock (SQLite) and the
     # tracking counter are held only for the inserts.
-    sub.source_ref = clean_text(sub.source_ref, multiline=False)[:255] or None
+    sub.source_ref = _identifier(sub.source_ref)
     text = _clean_text(sub, services)
     phone = normalise_phone(sub.phone)
     email = normalise_email(sub.email)
@@ -284,6 +285,12 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
         discard(stored)
         raise
     return Receipt(report, code, ack)
+
+
+def _identifier(value: str | None) -> str | None:
+    """A channel's message id, kept as sent but without control characters (NUL breaks SQL)."""
+    cleaned = "".join(ch for ch in (value or "") if unicodedata.category(ch)[0] != "C")
+    return cleaned.strip()[:255] or None
 
 
 def _coordinate(value: float | None, bound: float, field: str) -> float | None:
