@@ -3,6 +3,10 @@
 import multiprocessing
 import os
 
+# gunicorn serves production: never fall back to the development settings (debug, generated
+# secrets) because APP_ENV was forgotten. ProductionConfig refuses to start without secrets.
+os.environ.setdefault("APP_ENV", "production")
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))

@@ -25,6 +25,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.models import Role, User
+from app.security import safe_next
 from intake.models import Event
 from notices.db import get_session
 from notices.ratelimit import limiter
@@ -108,10 +109,7 @@ def login():
                 session["lang"] = lang
             session["staff_id"] = user.id
             session.permanent = True
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("staff.home")
-            return redirect(target)
+            return redirect(safe_next(request.args.get("next"), url_for("staff.home")))
     return render_template("auth/login.html", form=form)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, abort, request
 
 CSP = "; ".join([
@@ -35,6 +37,22 @@ def _refuse_nul_bytes() -> None:
         values += [*request.form.keys(), *request.form.values()]
     if any("\x00" in value for value in values):
         abort(400)
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """A local path to go back to after sign-in or a language switch, else `fallback`.
+
+    Browsers ignore tabs and treat a backslash as a slash, so `/\t/evil.example` or
+    `/\\evil.example` would leave the site: anything that is not a plain local path is refused.
+    """
+    if not target:
+        return fallback
+    cleaned = "".join(ch for ch in target if ch.isprintable()).replace("\\", "/")
+    parts = urlsplit(cleaned)
+    if cleaned != target or parts.scheme or parts.netloc or not cleaned.startswith("/") \
+            or cleaned.startswith("//"):
+        return fallback
+    return cleaned
 
 
 def init_app(app: Flask) -> None:

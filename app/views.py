@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
+from app.security import safe_next
 from notices.access import current_staff, staff_required
 
 bp = Blueprint("staff", __name__)
@@ -42,7 +43,4 @@ def home():
 def set_language(code: str):
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-    target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("notices.home")
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next"), url_for("notices.home")))

@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from intake.models import Channel
 from intake.outbox import MessageChannel, queue_message
+from intake.receipts import TRACKING_NO_PATTERN
 from intake.registration import IntakeServices, Receipt, RegistrationError, Submission, register
 from intake.sanitize import clean_text
 from intake.uploads import IncomingFile
@@ -302,7 +303,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
 
 
 # A reply to a result mail: a line that starts with the rating and the tracking number.
-RATING_COMMAND = re.compile(r"(?:^|\n)[ \t]*(基本满意|不满意|满意)[ \t:：,，]*([A-Za-z]{2,8}-\d{8}-\d{4})")
+RATING_COMMAND = re.compile(
+    rf"(?:^|\n)[ \t]*(基本满意|不满意|满意)[ \t:：,，]*({TRACKING_NO_PATTERN})")
 
 
 def ingest_email(session: Session, raw: bytes, services: IntakeServices,

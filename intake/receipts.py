@@ -20,6 +20,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from intake.models import TrackingCounter
 from notices.timeutil import to_cst
 
+# A tracking number as people type it back: PREFIX-YYYYMMDD-NNNN (the sequence may grow).
+TRACKING_NO_PATTERN = r"[A-Za-z0-9]{1,16}-\d{8}-\d{3,6}"
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
 HASH_METHOD = "scrypt:1024:8:1"

@@ -27,6 +27,7 @@ from twilio.request_validator import (
 from twilio.twiml.messaging_response import MessagingResponse
 
 from intake.models import Channel
+from intake.receipts import TRACKING_NO_PATTERN
 from intake.registration import (
     Receipt,
     RegistrationError,
@@ -44,11 +45,11 @@ from notices.timeutil import utcnow
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
 
-TRACKING_RE = r"[A-Za-z0-9]{1,16}-\d{8}-\d{3,6}"
-QUERY_RE = re.compile(rf"^查询[\s:：,，]*({TRACKING_RE})[\s:：,，]+([0-9A-Za-z][0-9A-Za-z\s-]{{11,30}})$")
-QUERY_START_RE = re.compile(rf"^查询[\s:：,，]*{TRACKING_RE}")
-RATING_RE = re.compile(rf"^(满意|基本满意|不满意)[\s:：,，]*({TRACKING_RE})$")
-RATING_AFTER_RE = re.compile(rf"^({TRACKING_RE})[\s:：,，]*(满意|基本满意|不满意)$")
+
+QUERY_RE = re.compile(rf"^查询[\s:：,，]*({TRACKING_NO_PATTERN})[\s:：,，]+([0-9A-Za-z][0-9A-Za-z\s-]{{11,30}})$")
+QUERY_START_RE = re.compile(rf"^查询[\s:：,，]*{TRACKING_NO_PATTERN}")
+RATING_RE = re.compile(rf"^(满意|基本满意|不满意)[\s:：,，]*({TRACKING_NO_PATTERN})$")
+RATING_AFTER_RE = re.compile(rf"^({TRACKING_NO_PATTERN})[\s:：,，]*(满意|基本满意|不满意)$")
 HELP_WORDS = {"帮助", "help", "HELP", "?", "？"}
 _SENDER_KEY = secrets.token_bytes(32)
 

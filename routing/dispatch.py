@@ -12,7 +12,7 @@ from intake.registration import IntakeServices
 from notices.models import Campaign
 from routing.models import RoutingAction, RoutingRule, Unit
 from routing.policy import RoutingDecision, resolve_unit
-from routing.transitions import SYSTEM, dispatch, refer
+from routing.transitions import SYSTEM, TransitionError, dispatch, refer
 
 DEFAULT_MIN_CONFIDENCE = 0.5
 
@@ -44,7 +44,8 @@ def rules_for(session: Session, campaign_id: int) -> list[dict]:
 def _load_rules(session: Session, campaign_id: int) -> list[dict]:
     rows = session.exec(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id)
                         .where(RoutingRule.campaign_id == campaign_id,
-                               RoutingRule.is_active == True)  # noqa: E712
+                               RoutingRule.is_active == True,  # noqa: E712
+                               Unit.is_active == True)  # noqa: E712
                         .order_by(RoutingRule.priority)).all()
     return [{"priority": rule.priority, "name": rule.name, "when": rule.when,
              "action": rule.action.value, "unit": unit.name} for rule, unit in rows]
@@ -53,12 +54,11 @@ def _load_rules(session: Session, campaign_id: int) -> list[dict]:
 def decide(session: Session, report: Report) -> RoutingDecision:
     campaign = session.get(Campaign, report.campaign_id)
     threshold = float((campaign.routing or {}).get("min_confidence", DEFAULT_MIN_CONFIDENCE))
-    result = dict(report.classification or {})
-    result.setdefault("jurisdiction", report.district)
+    if not report.classification:
+        return RoutingDecision(None, "triage", None, "not classified")
+    result = dict(report.classification)
     if report.district and not result.get("jurisdiction"):
         result["jurisdiction"] = report.district
-    if not result:
-        return RoutingDecision(None, "triage", None, "not classified")
     return resolve_unit(result, rules_for(session, report.campaign_id), min_confidence=threshold)
 
 
@@ -70,13 +70,21 @@ def auto_dispatch(session: Session, services: IntakeServices, report: Report) ->
         decision = decide(session, report)
     unit = session.exec(select(Unit).where(Unit.name == decision.unit)).first() \
         if decision.unit else None
-    if decision.action == RoutingAction.dispatch.value and unit is not None:
-        dispatch(session, services, report.id, unit.id, SYSTEM, note=decision.reason)
-    elif decision.action == RoutingAction.refer.value and unit is not None:
-        refer(session, services, report.id, SYSTEM, unit_id=unit.id, note=decision.reason)
-    else:
-        session.add(Event(report_id=report.id, kind="triage_reason", note=decision.reason,
-                          data={"rule": decision.rule}))
+    try:
+        # A savepoint: if the move is refused (say the unit was just deactivated), the
+        # report stays registered and waits in triage instead of failing the submission.
+        with session.begin_nested():
+            if decision.action == RoutingAction.dispatch.value and unit is not None:
+                dispatch(session, services, report.id, unit.id, SYSTEM, note=decision.reason)
+                return decision
+            if decision.action == RoutingAction.refer.value and unit is not None:
+                refer(session, services, report.id, SYSTEM, unit_id=unit.id, note=decision.reason)
+                return decision
+    except TransitionError as exc:
+        session.refresh(report)
+        decision = RoutingDecision(None, "triage", decision.rule, f"not routed: {exc}")
+    session.add(Event(report_id=report.id, kind="triage_reason", note=decision.reason,
+                      data={"rule": decision.rule}))
     return decision
 
 

@@ -8,16 +8,19 @@ from sqlmodel import Session, select
 
 from intake.models import Report, Reporter
 from intake.registration import IntakeServices, normalise_phone
+from notices.db import begin_write
 from routing.transitions import TransitionError, rate
 
 
 def rate_by_message(services: IntakeServices) -> Callable[[Session, str, str, str | None], str]:
     """`rate(session, tracking_no, rating, sender) -> reply` for the SMS and e-mail channels.
 
-    Only the phone number or e-mail address that filed the report may rate it.
+    Only the phone number or e-mail address that filed the report may rate it. Runs in
+    the caller's transaction; the caller commits.
     """
 
     def rate_message(session: Session, tracking_no: str, rating: str, sender: str | None) -> str:
+        begin_write(session)
         report = session.exec(select(Report).where(
             Report.tracking_no == (tracking_no or "").strip().upper())).first()
         reporter = session.get(Reporter, report.reporter_id) if report and report.reporter_id \
@@ -37,11 +40,11 @@ def rate_by_message(services: IntakeServices) -> Callable[[Session, str, str, st
         if not matches:
             return "未找到您可评价的受理编号，请核对后重试。"
         try:
-            rate(session, services, report.id, rating, channel="email" if by_email else "sms")
+            with session.begin_nested():  # a refused rating leaves the caller's work intact
+                rate(session, services, report.id, rating,
+                     channel="email" if by_email else "sms")
         except TransitionError as exc:
-            session.rollback()
             return f"评价未成功：{exc.message}"
-        session.commit()
         if report.status.value == "reopened":
             return f"已收到您的评价（{rating}），受理编号 {report.tracking_no} 将重新办理。"
         return f"已收到您的评价（{rating}），感谢您对专项整治工作的支持。"

@@ -69,6 +69,7 @@ def sweep(session: Session, services: IntakeServices, now: datetime | None = Non
         for level in wanted:
             if level in done:
                 continue
+            session.commit()  # end the read transaction: the escalation starts as a writer
             try:
                 made = escalate(session, services, report.id, SYSTEM, level=level,
                                 due_kind=due_kind)
@@ -88,6 +89,7 @@ def sweep(session: Session, services: IntakeServices, now: datetime | None = Non
         settings = deadlines.settings(session.get(Campaign, report.campaign_id))
         if approved and calendar.add_working_days(as_utc(approved),
                                                   int(settings["feedback_days"])) < now:
+            session.commit()
             try:
                 close_unrated(session, services, report.id)
                 session.commit()

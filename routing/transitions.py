@@ -425,6 +425,7 @@ def rate(session: Session, services: IntakeServices, report_id: int, rating: str
         value = Rating(rating)
     except ValueError:
         raise TransitionError(_l("评价只能是满意、基本满意或不满意。")) from None
+    begin_write(session)
     reopened_before = session.exec(select(sa.func.count()).select_from(Event).where(
         Event.report_id == report_id, Event.kind == "reopened")).one()
     reopen = value is Rating.unsatisfied and not reopened_before

@@ -175,3 +175,13 @@ def test_open_redirect_after_login_is_refused(client, make_user):
     response = client.post("/login?next=//evil.example/", data={
         "username": user.username, "password": f"pw-{user.username}", "csrf_token": token})
     assert response.headers["Location"] == "/staff"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\t/evil.example", "/\\evil.example",
+                                    "https://evil.example/", "/\n/evil.example"])
+def test_language_switch_never_leaves_the_site(client, target):
+    from urllib.parse import urlsplit
+
+    location = client.get("/lang/en", query_string={"next": target}).headers["Location"]
+    assert urlsplit(location).netloc in ("", "localhost"), location
+    assert "evil.example" not in location

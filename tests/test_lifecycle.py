@@ -400,3 +400,17 @@ def test_shared_callback_number_reaches_the_unit_only_masked(app, db, client, hz
     page = client.get(f"/unit/clues/{hz_report.id}").get_data(as_text=True)
     assert "****1111" in page
     assert "13800001111" not in page and "李四" not in page
+
+
+def test_report_for_a_deactivated_unit_waits_in_triage(app, db, campaign_id):
+    from routing.dispatch import forget_rules
+    from routing.models import Unit
+
+    unit = db.get(Unit, unit_id(db, "hzq"))
+    unit.is_active = False
+    db.commit()
+    forget_rules()
+    report = file_report(app, db, campaign_id)
+    assert report.status is S.triage
+    assert db.exec(select(Event).where(Event.report_id == report.id,
+                                       Event.kind == "triage_reason")).first() is not None
