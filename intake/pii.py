@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from collections.abc import Iterable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -63,3 +65,24 @@ def mask_name(name: str | None) -> str:
     if not name:
         return ""
     return name[0] + "*" * max(1, len(name) - 1)
+
+
+# What a reporter may type about themselves into the text: numbers, addresses, ID numbers,
+# their receipt code (quoted in a reply to the acknowledgement).
+_CONTACT_PATTERNS = (
+    re.compile(r"(?<![\w@.])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    re.compile(r"(?<!\d)[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)"),
+    re.compile(r"(?<!\d)(?:\+?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2}(?!\d)"),
+    re.compile(r"(?<!\d)0\d{2,3}[-—\s]?\d{7,8}(?!\d)"),
+    re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b"),
+)
+
+
+def redact_contacts(text: str, names: Iterable[str | None] = ()) -> str:
+    """The text with contact details and the given names replaced by ＊＊＊ (for units)."""
+    for pattern in _CONTACT_PATTERNS:
+        text = pattern.sub("＊＊＊", text)
+    for name in names:
+        if name and len(name.strip()) >= 2:
+            text = text.replace(name.strip(), "＊＊＊")
+    return text

@@ -17,7 +17,7 @@ from notices.timeutil import as_utc, utcnow
 from routing import deadlines, transitions
 from routing.forms import ActionForm, ExtensionForm, ReasonForm, ReplyForm
 from routing.models import Assignment, Reply, Unit
-from routing.web import EVENT_LABELS, STATUS_LABELS, checklist_texts, history, run
+from routing.web import EVENT_LABELS, STATUS_LABELS, checklist_texts, history, run, unit_text
 
 bp = Blueprint("unit", __name__, template_folder="templates")
 
@@ -53,6 +53,7 @@ def inbox():
         .where(Assignment.unit_id == staff.unit_id, Assignment.is_current == True)  # noqa: E712
         .order_by(Assignment.reply_due_at)).all()
     calendar = deadlines.work_calendar(session)
+    vault = current_services().vault
     now = utcnow()
     entries = []
     for report, assignment in rows:
@@ -62,6 +63,7 @@ def inbox():
         left = calendar.working_days_between(now, due) if now < due else \
             -calendar.overdue_working_days(due, now)
         entries.append({"report": report, "assignment": assignment, "due": due,
+                        "text": unit_text(session, report, vault)[:60],
                         "left": left, "overdue": open_ and now > due, "open": open_,
                         "status": STATUS_LABELS.get(report.status.value, report.status.value)})
     entries.sort(key=lambda e: (not e["open"], e["due"]))
@@ -85,6 +87,7 @@ def clue(report_id: int):
     events = [e for e in history(session, report) if e.kind in UNIT_EVENTS]
     return render_template(
         "routing/unit_clue.html", report=report, assignment=assignment, neutral_names=True,
+        text=unit_text(session, report, current_services().vault),
         is_current=assignment.is_current, attachments=attachments, replies=replies,
         events=events, labels=EVENT_LABELS, callback=callback,
         status=STATUS_LABELS.get(report.status.value, report.status.value),

@@ -9,7 +9,8 @@ from flask import flash
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
-from intake.models import Event, Report
+from intake.models import Event, Report, Reporter
+from intake.pii import PiiVault, redact_contacts
 from intake.services import current_services
 from notices.db import get_session
 from notices.models import ChecklistItem
@@ -61,3 +62,15 @@ def checklist_texts(session: Session, campaign_id: int) -> dict[int, ChecklistIt
 def history(session: Session, report: Report) -> list[Event]:
     return session.exec(select(Event).where(Event.report_id == report.id)
                         .order_by(Event.at, Event.id)).all()
+
+
+def unit_text(session: Session, report: Report, vault: PiiVault) -> str:
+    """The report text as a unit may read it: the reporter's own details masked.
+
+    People write "我是张三，电话138…" into SMS and letters; the unit may be the one accused.
+    """
+    names: list[str | None] = []
+    if report.reporter_id is not None:
+        reporter = session.get(Reporter, report.reporter_id)
+        names = [vault.decrypt(reporter.name_enc)]
+    return redact_contacts(report.text, names)

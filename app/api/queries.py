@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlmodel import Session, select
 
 from app.models import User
@@ -20,6 +21,7 @@ from intake.models import ReportStatus as S
 from notices.timeutil import as_utc, to_cst, utcnow
 from routing.models import Assignment, Escalation, Reply, Unit
 from routing.transitions import OPEN, WITH_UNIT, current_assignment
+from routing.web import unit_text
 
 DESK = frozenset({"taskforce", "admin"})
 READERS = DESK | {"unit"}
@@ -71,18 +73,25 @@ def assignment_dict(a: Assignment, units: dict[int, str]) -> dict[str, Any]:
 
 
 def report_dict(report: Report, assignment: Assignment | None,
-                units: dict[int, str]) -> dict[str, Any]:
+                units: dict[int, str], text: str | None = None) -> dict[str, Any]:
     return {
         "id": report.id, "tracking_no": report.tracking_no, "status": report.status.value,
         "channel": report.channel.value, "received_at": iso(report.received_at),
         "updated_at": iso(report.updated_at), "closed_at": iso(report.closed_at),
-        "text": report.text, "place_text": report.place_text, "district": report.district,
+        "text": report.text if text is None else text, "place_text": report.place_text, "district": report.district,
         "occurred_text": report.occurred_text, "plate": report.plate,
         "latitude": report.latitude, "longitude": report.longitude,
         "kind": report.kind.value if report.kind else None, "category": report.category,
         "items": [int(i) for i in report.items or [] if str(i).isdigit()],
         "current_assignment": assignment_dict(assignment, units) if assignment else None,
     }
+
+
+def _text_for(session: Session, user: User, report: Report) -> str | None:
+    """Units read the text with the reporter's own details masked (None: the full text)."""
+    if is_desk(user):
+        return None
+    return unit_text(session, report, current_app.extensions["pii"])
 
 
 def _scoped(query: Any, user: User) -> Any:
@@ -119,7 +128,8 @@ def list_reports(session: Session, user: User, *, status: list[str] | None = Non
                         .limit(max(1, min(limit, MAX_LIMIT))).offset(max(0, offset))).all()
     units = _unit_names(session)
     currents = _current_assignments(session, [r.id for r in rows])
-    visible = [report_dict(r, _visible(user, currents.get(r.id)), units) for r in rows]
+    visible = [report_dict(r, _visible(user, currents.get(r.id)), units,
+                           _text_for(session, user, r)) for r in rows]
     return {"total": total, "limit": limit, "offset": offset, "reports": visible}
 
 
@@ -155,7 +165,8 @@ def load_report(session: Session, user: User, report_id: int) -> Report:
 def report_detail(session: Session, user: User, report_id: int) -> dict[str, Any]:
     report = load_report(session, user, report_id)
     units = _unit_names(session)
-    data = report_dict(report, _visible(user, current_assignment(session, report.id)), units)
+    data = report_dict(report, _visible(user, current_assignment(session, report.id)), units,
+                       _text_for(session, user, report))
     assignments = session.exec(select(Assignment).where(Assignment.report_id == report.id)
                                .order_by(Assignment.id)).all()
     if not is_desk(user):
