@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, send_file, session, url_for
 from flask_babel import gettext as _
-from sqlmodel import select
 
 from intake.models import Attachment
 from notices.access import current_staff, staff_required
@@ -12,7 +11,7 @@ from notices.db import get_session
 from notices.ratelimit import limiter
 from routing import transitions
 from routing.forms import RatingForm
-from routing.models import Assignment
+from routing.scope import unit_assignment
 from routing.web import run
 
 bp = Blueprint("feedback", __name__, template_folder="templates")
@@ -44,11 +43,8 @@ def attachment(attachment_id: int):
     if item is None:
         abort(404)
     staff = current_staff()
-    if staff.role == "unit":
-        owned = db.exec(select(Assignment.id).where(Assignment.report_id == item.report_id,
-                                                    Assignment.unit_id == staff.unit_id)).first()
-        if owned is None:
-            abort(403)
+    if staff.role == "unit" and unit_assignment(db, item.report_id, staff.unit_id) is None:
+        abort(403)
     path = current_app.config["UPLOAD_DIR"] / item.stored_name
     if not path.exists():
         abort(404)

@@ -17,6 +17,7 @@ from notices.timeutil import as_utc, utcnow
 from routing import deadlines, transitions
 from routing.forms import ActionForm, ExtensionForm, ReasonForm, ReplyForm
 from routing.models import Assignment, Reply, Unit
+from routing.scope import unit_assignment
 from routing.web import EVENT_LABELS, STATUS_LABELS, checklist_texts, history, run, unit_text
 
 bp = Blueprint("unit", __name__, template_folder="templates")
@@ -35,9 +36,7 @@ def _own_assignment(report_id: int) -> tuple[Report, Assignment]:
     report = session.get(Report, report_id)
     if report is None:
         abort(404)
-    assignment = session.exec(select(Assignment).where(
-        Assignment.report_id == report_id, Assignment.unit_id == staff.unit_id)
-        .order_by(Assignment.id.desc())).first()
+    assignment = unit_assignment(session, report_id, staff.unit_id)
     if assignment is None:
         abort(403)
     return report, assignment

@@ -414,3 +414,13 @@ def test_report_for_a_deactivated_unit_waits_in_triage(app, db, campaign_id):
     assert report.status is S.triage
     assert db.exec(select(Event).where(Event.report_id == report.id,
                                        Event.kind == "triage_reason")).first() is not None
+
+
+def test_unit_that_returned_a_clue_no_longer_sees_it(app, db, client, services, hz_report,
+                                                     make_user, login):
+    unit_user = make_user("unit", unit_code="hzq")
+    t.return_(db, services, hz_report.id, unit_user, reason="不属本单位辖区")
+    db.commit()
+    login(unit_user)
+    assert client.get(f"/unit/clues/{hz_report.id}").status_code == 403
+    assert hz_report.tracking_no not in client.get("/unit").get_data(as_text=True)

@@ -20,6 +20,7 @@ from intake.models import Event, Report
 from intake.models import ReportStatus as S
 from notices.timeutil import as_utc, to_cst, utcnow
 from routing.models import Assignment, Escalation, Reply, Unit
+from routing.scope import unit_assignment, unit_report_ids
 from routing.transitions import OPEN, WITH_UNIT, current_assignment
 from routing.web import unit_text
 
@@ -97,8 +98,7 @@ def _text_for(session: Session, user: User, report: Report) -> str | None:
 def _scoped(query: Any, user: User) -> Any:
     if is_desk(user):
         return query
-    mine = select(Assignment.report_id).where(Assignment.unit_id == user.unit_id)
-    return query.where(Report.id.in_(mine))
+    return query.where(Report.id.in_(unit_report_ids(user.unit_id)))
 
 
 def _statuses(values: list[str] | None) -> list[S]:
@@ -154,11 +154,8 @@ def load_report(session: Session, user: User, report_id: int) -> Report:
     report = session.get(Report, report_id)
     if report is None:
         raise NotFound("no such report")
-    if not is_desk(user):
-        mine = session.exec(select(Assignment.id).where(
-            Assignment.report_id == report_id, Assignment.unit_id == user.unit_id)).first()
-        if mine is None:
-            raise Forbidden("this report was not assigned to your unit")
+    if not is_desk(user) and unit_assignment(session, report_id, user.unit_id) is None:
+        raise Forbidden("this report was not assigned to your unit")
     return report
 
 

@@ -12,6 +12,8 @@ from werkzeug.exceptions import HTTPException
 from app.api import queries
 from app.api.auth import ApiError, current_api_user, token_required
 from app.api.openapi import document
+from app.api.queries import is_desk
+from intake.models import Report, ReportStatus
 from intake.services import current_services
 from notices.db import get_session
 from routing import transitions
@@ -142,6 +144,11 @@ def _transition(report_id: int, action: Callable[..., Any], **kwargs: Any) -> Re
         session.rollback()
         current_app.logger.exception("API transition failed: database unavailable")
         raise ApiError(503, "database busy, nothing was changed; please retry") from None
+    report = session.get(Report, report_id)
+    if not is_desk(user) and report.status is ReportStatus.returned:
+        # Returning a clue ends the unit's sight of it: answer only the new state.
+        return jsonify({"id": report.id, "tracking_no": report.tracking_no,
+                        "status": report.status.value})
     return jsonify(_read(queries.report_detail, report_id))
 
 

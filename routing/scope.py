@@ -1,0 +1,24 @@
+"""Which reports a unit may see: those forwarded to it that it did not return as not its own.
+
+One rule for the unit pages, attachments, the staff API and search. A unit that returned a
+clue (退回) loses sight of it: it may be the unit accused, misrouted.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from routing.models import Assignment
+
+
+def unit_report_ids(unit_id: int | None):
+    """A subquery of the report ids the unit may see (for `Report.id.in_(...)`)."""
+    return select(Assignment.report_id).where(Assignment.unit_id == unit_id,
+                                              Assignment.returned_at.is_(None))
+
+
+def unit_assignment(session: Session, report_id: int, unit_id: int | None) -> Assignment | None:
+    """The unit's latest assignment of the report that it did not return, or None."""
+    return session.exec(select(Assignment).where(
+        Assignment.report_id == report_id, Assignment.unit_id == unit_id,
+        Assignment.returned_at.is_(None)).order_by(Assignment.id.desc())).first()
