@@ -20,6 +20,7 @@ from intake.services import current_services
 from notices.access import current_staff, staff_required
 from notices.db import get_session
 from routing.models import Assignment, Unit
+from routing.scope import unit_report_ids
 from routing.web import STATUS_LABELS
 
 bp = Blueprint("search", __name__, template_folder="templates")
@@ -43,8 +44,7 @@ def search(session: Session, actor, q: Query, *, limit: int = LIMIT,
     if f.item:
         conds.append(sqlutil.has_item(sqlutil.dialect(session), f.item))
     if actor.role == "unit":
-        conds.append(Report.id.in_(select(Assignment.report_id).where(
-            Assignment.unit_id == actor.unit_id, Assignment.returned_at.is_(None))))
+        conds.append(Report.id.in_(unit_report_ids(actor.unit_id)))
         if f.unit_id and f.unit_id != actor.unit_id:
             conds.append(sa.false())
     text = q.text.strip()
