@@ -73,6 +73,7 @@ class Config:
 
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_ALLOW_MEMORY = _env_bool("RATELIMIT_ALLOW_MEMORY", False)
     RATELIMIT_HEADERS_ENABLED = True
 
     # Outbound messages. "console" writes to the log/outbox only; "twilio"/"smtp" deliver.
@@ -129,6 +130,14 @@ class ProductionConfig(Config):
             )
         if len(cls.SECRET_KEY or "") < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production.")
+        if len(cls.HASH_KEY or "") < 32:
+            raise ConfigError("HASH_KEY must be at least 32 characters in production.")
+        if cls.RATELIMIT_ENABLED and cls.RATELIMIT_STORAGE_URI.startswith("memory://") \
+                and not cls.RATELIMIT_ALLOW_MEMORY:
+            raise ConfigError(
+                "RATELIMIT_STORAGE_URI is memory:// in production: each gunicorn worker would "
+                "count on its own. Use redis://... (or set RATELIMIT_ALLOW_MEMORY=1 for a "
+                "single-process deployment).")
 
 
 CONFIGS: dict[str, type[Config]] = {

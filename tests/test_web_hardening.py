@@ -122,7 +122,8 @@ def _production_config(database_url: str, tmp_path, **attrs):
     values = {"SECRET_KEY": "p" * 48, "PII_KEYS": Fernet.generate_key().decode(),
               "HASH_KEY": "h" * 40, "DATABASE_URL": database_url,
               "UPLOAD_DIR": tmp_path / "prod" / "uploads",
-              "CLASSIFIER_MODEL_PATH": tmp_path / "prod" / "model.json"}
+              "CLASSIFIER_MODEL_PATH": tmp_path / "prod" / "model.json",
+              "RATELIMIT_ALLOW_MEMORY": True}
     values.update(attrs)
     return type("TestProductionConfig", (ProductionConfig,), values)
 
@@ -148,6 +149,13 @@ def test_production_refuses_to_start_without_a_secret(database_url, tmp_path, mi
 
     with pytest.raises(ConfigError, match=missing):
         create_app(_production_config(database_url, tmp_path, **{missing: None}))
+
+
+def test_production_refuses_per_process_rate_limits(database_url, tmp_path):
+    from app import create_app
+
+    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI"):
+        create_app(_production_config(database_url, tmp_path, RATELIMIT_ALLOW_MEMORY=False))
 
 
 def test_production_refuses_a_short_secret_key_or_bad_pii_key(database_url, tmp_path):
