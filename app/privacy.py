@@ -39,18 +39,17 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlmodel import Session, select
 
-from intake.models import Event, Report, Reporter, ReportStatus
+from intake.models import Event, Report, Reporter
 from intake.outbox import Message, MessageStatus
 from intake.pii import PiiVault
 from notices.db import begin_write
 from notices.timeutil import as_utc, utcnow
+from routing.transitions import TERMINAL
 
 ENCRYPTED_COLUMNS: dict[type, tuple[str, ...]] = {
     Reporter: ("name_enc", "phone_enc", "email_enc", "id_number_enc", "address_enc"),
     Message: ("recipient_enc", "body_enc"),
 }
-TERMINAL = (ReportStatus.closed, ReportStatus.referred, ReportStatus.not_accepted,
-            ReportStatus.merged)
 ERASED_MARK = "[已删除]"
 ERASED_MESSAGE = "[erased]"
 

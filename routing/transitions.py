@@ -42,6 +42,7 @@ from routing.notify import notify_citizen, notify_taskforce, notify_unit
 INTAKE = frozenset({S.received, S.triage, S.returned})
 WITH_UNIT = frozenset({S.dispatched, S.reopened, S.acknowledged, S.rejected_reply})
 OPEN = INTAKE | WITH_UNIT | {S.replied, S.reviewed, S.awaiting_feedback}
+TERMINAL = frozenset({S.closed, S.referred, S.not_accepted, S.merged})  # handled, no way back
 DESK = frozenset({"taskforce", "admin"})
 
 
@@ -149,7 +150,7 @@ def _advance(session: Session, report: Report, action: str, actor: Actor, *,
     table = Report.__table__
     now = utcnow()
     values: dict[str, Any] = {"status": target, "version": report.version + 1, "updated_at": now}
-    if target in (S.closed, S.referred, S.not_accepted, S.merged):
+    if target in TERMINAL:
         values["closed_at"] = now
     result = session.execute(sa.update(table).where(table.c.id == report.id,
                                                     table.c.version == report.version)

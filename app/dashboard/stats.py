@@ -15,13 +15,13 @@ from app.dashboard.cache import TTLCache
 from app.dashboard.common import current_campaign, pct
 from app.dashboard.filters import Filters
 from app.dashboard.views import data_source
-from intake.models import ReportStatus as S
 from notices.db import get_session
 from notices.timeutil import utcnow
+from routing.transitions import TERMINAL
 
 bp = Blueprint("stats", __name__, template_folder="templates")
 cache = TTLCache(max_entries=16)
-HANDLED = {S.closed.value, S.referred.value, S.merged.value, S.not_accepted.value}
+HANDLED = {status.value for status in TERMINAL}
 
 
 def public_numbers(session: Session, campaign_id: int, source=None) -> dict:

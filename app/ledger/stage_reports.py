@@ -29,12 +29,12 @@ from app.dashboard.filters import Filters, cst_start
 from app.ledger.entries import summary
 from app.models import LedgerEntry, TypicalCase
 from intake.models import Report
-from intake.models import ReportStatus as S
 from notices.db import session_scope
 from notices.models import Campaign, Phase
 from routing.models import Assignment, Unit
+from routing.transitions import TERMINAL
 
-HANDLED = {S.closed.value, S.referred.value, S.merged.value, S.not_accepted.value}
+HANDLED = {status.value for status in TERMINAL}
 EXEMPTION_WORDS = ("容错", "免责")
 
 

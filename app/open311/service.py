@@ -33,7 +33,6 @@ from sqlmodel import Session, select
 
 from app.models import ApiClient
 from intake.models import Channel, Event, Report
-from intake.models import ReportStatus as S
 from intake.receipts import format_code
 from intake.registration import DISTRICTS, IntakeServices, Receipt, Submission, register
 from intake.tracking import PUBLIC_STATUS
@@ -41,11 +40,12 @@ from notices.models import Campaign, ChecklistItem
 from notices.timeutil import CST, as_utc, to_cst, utcnow
 from routing import deadlines
 from routing.models import Assignment, Unit
+from routing.transitions import TERMINAL
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2024-06-01T00:00:00+08:00"
 FORMATS = ["text/xml", "application/json"]
-CLOSED = frozenset({S.closed, S.referred, S.merged, S.not_accepted})
+CLOSED = TERMINAL
 MAX_SPAN = timedelta(days=90)
 MAX_REQUESTS = 1000
 MAX_DESCRIPTION = 4000
