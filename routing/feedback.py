@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
 from intake.models import Report, Reporter
 from intake.registration import IntakeServices, normalise_phone
 from notices.db import begin_write
+from notices.timeutil import as_utc, utcnow
+from routing.models import Feedback
 from routing.transitions import TransitionError, rate
 
 
@@ -39,14 +42,26 @@ def rate_by_message(services: IntakeServices) -> Callable[[Session, str, str, st
                 reporter.phone_hash == services.vault.keyed_hash(phone)
         if not matches:
             return "未找到您可评价的受理编号，请核对后重试。"
+        channel = "email" if by_email else "sms"
+        last = session.exec(select(Feedback).where(Feedback.report_id == report.id)
+                            .order_by(Feedback.id.desc())).first()
+        if last is not None and last.rating.value == rating and last.channel == channel \
+                and utcnow() - as_utc(last.at) < REPEAT_WINDOW:
+            return _confirmation(report, rating)  # a retried message: same answer, no new rating
         try:
             with session.begin_nested():  # a refused rating leaves the caller's work intact
-                rate(session, services, report.id, rating,
-                     channel="email" if by_email else "sms")
+                rate(session, services, report.id, rating, channel=channel)
         except TransitionError as exc:
             return f"评价未成功：{exc.message}"
-        if report.status.value == "reopened":
-            return f"已收到您的评价（{rating}），受理编号 {report.tracking_no} 将重新办理。"
-        return f"已收到您的评价（{rating}），感谢您对专项整治工作的支持。"
+        return _confirmation(report, rating)
 
     return rate_message
+
+
+REPEAT_WINDOW = timedelta(hours=1)
+
+
+def _confirmation(report: Report, rating: str) -> str:
+    if report.status.value == "reopened":
+        return f"已收到您的评价（{rating}），受理编号 {report.tracking_no} 将重新办理。"
+    return f"已收到您的评价（{rating}），感谢您对专项整治工作的支持。"

@@ -424,3 +424,21 @@ def test_unit_that_returned_a_clue_no_longer_sees_it(app, db, client, services, 
     login(unit_user)
     assert client.get(f"/unit/clues/{hz_report.id}").status_code == 403
     assert hz_report.tracking_no not in client.get("/unit").get_data(as_text=True)
+
+
+def test_a_retried_rating_message_does_not_rate_twice(app, db, services, hz_report, make_user):
+    from routing.feedback import rate_by_message
+
+    unit_user, tf = make_user("unit", unit_code="hzq"), make_user("taskforce")
+    t.acknowledge(db, services, hz_report.id, unit_user)
+    t.reply(db, services, hz_report.id, unit_user, finding="属实", measures="m", public_text="p")
+    t.review(db, services, hz_report.id, tf, approve=True)
+    db.commit()
+    rate_sms = rate_by_message(services)
+    first = rate_sms(db, hz_report.tracking_no, "不满意", "13800001111")
+    db.commit()
+    again = rate_sms(db, hz_report.tracking_no, "不满意", "13800001111")  # Twilio retry
+    db.commit()
+    assert first == again and "重新办理" in first
+    assert [f.rating.value for f in db.exec(select(Feedback))] == ["不满意"]
+    assert fresh(db, hz_report).status is S.reopened
