@@ -26,15 +26,72 @@ ACTIONABLE = ("complaint", "tip")
 SPECIAL_ITEMS = (33, 36)  # items with their own routing rule (DESIGN.md rule 2)
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _MEANINGFUL_RE = re.compile(r"[\u4e00-\u9fffA-Za-z]")
-# The writer (or their family) as the one acted upon: a complaint rather than a tip.
-_PERSONAL_RE = re.compile(
-    r"我(?:的|家|们家|们)?[^。！？，,\s]{0,8}被|罚了我|罚我|扣了我|扣我|把我|给我开|我当场|我说|我问"
-    r"|我解释|本人|其驾驶|其车辆|其于|其家|来电人驾驶|来电人称其|我老公|我父亲|其父亲|我的车|我车|我拉|我开"
+# Complaint vs tip. A complaint is about harm done to the writer (or their family,
+# company, vehicle): first-person actors and objects of enforcement, personal
+# remedies. A tip reports someone else's wrongdoing: hearsay and witness verbs,
+# third parties as subjects, anonymity, calls to investigate others.
+_SELF = r"(?:我|本人|俺|其|来电人)"
+_ENFORCE_VERB = r"(?:罚|扣|拦|查|拍|抓|记|骂|吼|打|推|拽|摔|训|赶|拖|收|没收|认定|处罚|开单|开罚单)"
+_PERSONAL_PATTERNS: tuple[tuple[str, float], ...] = (
+    # The writer (or their vehicle) is the object of the enforcement: 我被罚, 我的车被扣.
+    (_SELF + r"[^。！？!?，,；;]{0,10}被", 1.0),
+    # Clause-initial passive with the subject left out, as writers do about themselves.
+    (
+        r"(?:^|[。！？!?，,；;：:\s])(?:又|还|就|都|直接|当场|竟然|结果)?被(?![^。！？!?]{0,3}(?:查处过|处罚过))",
+        0.7,
+    ),
+    # Enforcement done to me: 罚了我, 说我, 让我交, 把我.
+    (_ENFORCE_VERB + r"了?(?:我|本人)", 1.0),
+    (r"(?:说|让|叫|要|把|给|逼|问|不让|不给)(?:我|本人)", 0.6),
+    # My own vehicle, licence, business.
+    (
+        r"(?:我|本人|其)(?:的|家的?|们的)?(?:车|货车|出租车|网约车|班车|三轮车|面包车|皮卡|驾驶证|驾照|行驶证|营运证|运输证|公司|厂|店)",
+        1.0,
+    ),
+    (r"(?:我|我们|本)(?:公司|单位|企业|厂|车队)", 0.8),
+    (
+        r"(?:其|来电人|本人|我)(?:驾驶|所驾|开车|开的|拉的|拉了|跑的|在[^。！？!?，,]{0,12}(?:停车|行驶|被|接单|办理))",
+        0.8,
+    ),
+    # The writer's side of an encounter with enforcers.
+    (r"我(?:当时|当场|解释|说|问|跟他们|向他们|给他们|拿出|出示|要求|申请|提出|承认|不服)", 0.8),
+    # Remedies for oneself.
+    (
+        r"撤销|退还|退款|赔偿|找谁赔|道歉|复议|复核|给个说法|讨个说法|申辩|不服|还让不让人|凭啥|凭什么",
+        0.6,
+    ),
 )
-# Others' wrongdoing told by a witness or insider: a tip.
-_THIRD_RE = re.compile(
-    r"有人|有个|有辆|有一家|有家|有一台|有台|一家|某|他们|车主|不少|好几台|好几个|都在|大家|司机们|同行|知情"
+_THIRD_PATTERNS: tuple[tuple[str, float], ...] = (
+    # Hearsay, witness, insider knowledge.
+    (
+        r"听说|据说|据了解|据悉|据我所知|据[^。！？，,]{0,4}透露|透露|亲眼|目睹|看见|看到|知情|都在传|传言|都知道|心里有数|心里没数",
+        1.0,
+    ),
+    # Third parties as the actors: 有人, 有个中介, 某公司, 一家汽修厂.
+    (
+        r"有(?:人|个|辆|台|家|一家|一台|一辆|一个|一名|几个|几台|好几)|某(?:[个家辆台人位些])?|一家|好几台|好几辆|不少|这些人|那些",
+        0.7,
+    ),
+    # The writer as a bystander: 我没交, 我守规矩, 我自己不超载.
+    (r"我(?:没有?|不|自己)(?:办|交|超|参与|这样)", 0.7),
+    # Anonymity asked for.
+    (r"不愿透露|不便留名|未留姓名|不留姓名|匿名|不要回访|请保密|注意保密|不便提供", 1.5),
+    # Calls to investigate and punish others.
+    (r"举报|严查|彻查|查处|取缔|调查|核实|介入|追责|问责|打击|严肃处理|纪检|监察", 0.7),
+    # Enforcement that lets others off (the writer is not the one punished).
+    (r"放行|放走|没人管|无人管|不管|照样|照跑|照常|一阵风|常态化|长效", 0.5),
 )
+_PERSONAL_RES = tuple((re.compile(p), w) for p, w in _PERSONAL_PATTERNS)
+_THIRD_RES = tuple((re.compile(p), w) for p, w in _THIRD_PATTERNS)
+
+
+def _pattern_score(text: str, patterns, per_pattern_cap: int = 2) -> float:
+    total = 0.0
+    for rx, w in patterns:
+        n = len(rx.findall(text))
+        if n:
+            total += w * min(n, per_pattern_cap)
+    return total
 
 
 @dataclass
@@ -199,8 +256,8 @@ class Classifier:
             return "spam", 0.9, cues
         if len(cjk) < 0.2 * len(meaningful) and topic == 0:
             return "invalid", 0.7, cues
-        personal = min(4, len(_PERSONAL_RE.findall(text)))
-        third = min(5.0, len(_THIRD_RE.findall(text)) + cues["tip"])
+        personal = min(6.0, _pattern_score(text, _PERSONAL_RES))
+        third = min(6.0, _pattern_score(text, _THIRD_RES) + 0.5 * cues["tip"])
         cues["personal"] = personal
         cues["third"] = third
         lp = dict.fromkeys(KINDS, 0.0)
@@ -232,6 +289,10 @@ class Classifier:
         if grievance >= 2:
             z[1] -= 0.5 * grievance
             z[2] -= 0.5 * grievance
+        elif grievance + third < 1 and max(cues["inquiry"], cues["praise"]) > 0:
+            # A question or thanks and nothing saying anyone was wronged: the prior for
+            # complaint/tip weakens, so an enforcement word alone does not make it one.
+            z[0] -= 1.0
         probs = _softmax(z)
         i = int(probs.argmax())
         if i > 0:
