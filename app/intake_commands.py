@@ -51,8 +51,19 @@ def _model_path() -> Path:
 
 
 def get_classifier() -> Classifier:
-    """The process-wide classifier (loaded on first use, then reused)."""
-    return load_classifier(_campaign_dir(), _model_path())
+    """The process-wide classifier (loaded on first use, then reused), with the checklist as
+    stored in the database when the campaign is seeded."""
+    from notices.db import get_session
+    from notices.loader import active_campaign, checklist_document
+
+    session = get_session()
+    try:
+        campaign = active_campaign(session, current_app.config["DEFAULT_CAMPAIGN"])
+        checklist = checklist_document(session, campaign.id) if campaign else None
+    except Exception:  # no database yet: the data files alone
+        session.rollback()
+        checklist = None
+    return load_classifier(_campaign_dir(), _model_path(), checklist)
 
 
 def routing_policy() -> tuple[list[dict[str, Any]], float]:

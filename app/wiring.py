@@ -6,8 +6,11 @@ every app instance, so a worker that serves many requests pays its start-up cost
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,16 +23,21 @@ _lock = threading.Lock()
 _classifiers: dict[tuple, object] = {}
 
 
-def load_classifier(campaign_dir: Path, model_path: Path | None) -> object | None:
-    try:
-        from intake.classification import Classifier
-    except ImportError:
-        return None
+def load_classifier(campaign_dir: Path, model_path: Path | None,
+                    checklist: dict | None = None) -> object | None:
+    """The classifier for these data files, model and checklist (one per version)."""
+    from intake.classification import Classifier
+
     model = model_path if model_path and model_path.exists() else None
-    key = (str(campaign_dir), str(model), model.stat().st_mtime_ns if model else None)
+    fingerprint = hashlib.sha256(json.dumps(checklist, sort_keys=True, ensure_ascii=False)
+                                 .encode()).hexdigest() if checklist else None
+    data_mtimes = tuple(p.stat().st_mtime_ns for p in sorted(Path(campaign_dir).glob("*.yaml")))
+    key = (str(campaign_dir), str(model), model.stat().st_mtime_ns if model else None,
+           fingerprint, data_mtimes)
     with _lock:
         if key not in _classifiers:
-            _classifiers[key] = Classifier.load(campaign_dir, model)
+            _classifiers.clear()  # one version at a time: the old one is garbage
+            _classifiers[key] = Classifier.load(campaign_dir, model, checklist)
         return _classifiers[key]
 
 
@@ -38,13 +46,45 @@ def classify_function(app: Flask) -> Callable[[str, str], dict]:
     campaign_dir = Path(app.config["CAMPAIGN_DATA_DIR"]) / app.config["DEFAULT_CAMPAIGN"]
     model_path = Path(app.config["CLASSIFIER_MODEL_PATH"])
 
+    checklist = _StoredChecklist(app)
+
     def classify(text: str, channel: str) -> dict:
-        classifier = load_classifier(campaign_dir, model_path)
-        if classifier is None:
-            return {}
+        classifier = load_classifier(campaign_dir, model_path, checklist.current())
         return classifier.classify(text, channel).to_dict()
 
     return classify
+
+
+class _StoredChecklist:
+    """The checklist as the task force edited it (keywords on the admin page), re-read from
+    the database at most every CHECK_SECONDS; None before the campaign is seeded."""
+
+    CHECK_SECONDS = 60.0
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.read_at = float("-inf")
+        self.document: dict | None = None
+
+    def current(self) -> dict | None:
+        now = time.monotonic()
+        if now - self.read_at >= self.CHECK_SECONDS:
+            self.read_at = now
+            self.document = self._read()
+        return self.document
+
+    def _read(self) -> dict | None:
+        from sqlmodel import Session
+
+        from notices.loader import active_campaign, checklist_document
+
+        try:
+            with Session(self.app.extensions["engine"]) as session:
+                campaign = active_campaign(session, self.app.config["DEFAULT_CAMPAIGN"])
+                return checklist_document(session, campaign.id) if campaign else None
+        except Exception:  # no tables yet (before migrate): the data file serves
+            log.warning("checklist not readable from the database; using the data file")
+            return None
 
 
 def build_intake_services(app: Flask) -> IntakeServices:

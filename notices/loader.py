@@ -126,3 +126,14 @@ def grouped_checklist(session: Session, campaign_id: int) -> list[dict]:
             "number": item.group_number, "title": item.group_title, "items": []})
         group["items"].append(item)
     return [{**c, "groups": list(c["groups"].values())} for c in categories.values()]
+
+
+def checklist_document(session: Session, campaign_id: int) -> dict:
+    """The campaign's checklist as stored (keywords edited by the task force included), in
+    the schema of checklist.yaml."""
+    return {"categories": [
+        {"number": c["number"], "name": c["name"], "heading": c["heading"],
+         "groups": [{"number": g["number"], "title": g["title"],
+                     "items": [{"number": i.number, "text": i.text, "keywords": list(i.keywords)}
+                               for i in g["items"]]} for g in c["groups"]]}
+        for c in grouped_checklist(session, campaign_id)]}

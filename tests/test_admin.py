@@ -87,3 +87,24 @@ def test_admin_edits_units_campaign_and_keywords(client, login, make_user, db):
     kinds = {e.kind for e in db.exec(select(Event).where(Event.report_id.is_(None)))}
     assert {"admin_unit_saved", "admin_campaign_saved", "admin_keywords_saved"} <= kinds
     assert "admin_keywords_saved" in client.get("/admin").get_data(as_text=True)
+
+
+def test_keywords_edited_by_the_task_force_reach_the_classifier(app, client, login, make_user,
+                                                                 db, monkeypatch):
+    from sqlmodel import select
+
+    from app.wiring import _StoredChecklist
+    from notices.models import ChecklistItem
+
+    monkeypatch.setattr(_StoredChecklist, "CHECK_SECONDS", 0.0)
+    classify = app.extensions["intake"].classify
+    text = "他们搞的那个蓝鲸专项考评表就是问题根源。"
+    assert 3 not in classify(text, "web")["items"][:1]
+    item = db.exec(select(ChecklistItem).where(ChecklistItem.number == 3)).one()
+    login(make_user("admin"))
+    page = client.get("/admin/checklist").get_data(as_text=True)
+    from tests.conftest import csrf_from
+
+    client.post("/admin/checklist", data={"csrf_token": csrf_from(page), "item_id": item.id,
+                                          "keywords": "非税收入任务，蓝鲸专项考评表"})
+    assert classify(text, "web")["items"][0] == 3

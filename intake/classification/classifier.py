@@ -146,7 +146,9 @@ class CampaignData:
     leader_titles: list[str]
 
     @classmethod
-    def load(cls, campaign_dir: Path) -> CampaignData:
+    def load(cls, campaign_dir: Path, checklist: dict[str, Any] | None = None) -> CampaignData:
+        """The campaign's data files; `checklist` (same schema as checklist.yaml) replaces the
+        file when the app passes the task force's edited checklist from the database."""
         campaign_dir = Path(campaign_dir)
 
         def read(name: str) -> dict[str, Any]:
@@ -159,7 +161,7 @@ class CampaignData:
         units = read("units.yaml")
         routing = read("routing.yaml")
         return cls(
-            checklist=Checklist.from_dict(read("checklist.yaml")),
+            checklist=Checklist.from_dict(checklist or read("checklist.yaml")),
             gazetteer=Gazetteer(read("gazetteer.yaml")),
             lexicon=Lexicon.from_dict(read("lexicon.yaml")),
             units=list(units.get("units") or []),
@@ -220,9 +222,10 @@ class Classifier:
         self._cal = (float(cal.get("a", 1.0)), float(cal.get("b", 0.0))) if cal else None
 
     @classmethod
-    def load(cls, campaign_dir: Path, model_path: Path | None = None) -> Classifier:
+    def load(cls, campaign_dir: Path, model_path: Path | None = None,
+             checklist: dict[str, Any] | None = None) -> Classifier:
         """Campaign data plus the trained model if ``model_path`` exists (else baseline)."""
-        campaign = CampaignData.load(Path(campaign_dir))
+        campaign = CampaignData.load(Path(campaign_dir), checklist)
         model = None
         if model_path is not None and Path(model_path).exists():
             model = TrainedModel.load(Path(model_path))
