@@ -116,3 +116,6 @@ def warm_up(app: object) -> None:
         return
     with app.app_context():
         services.classify("预热", "web")
+    # Warming read the checklist from the database: forked workers must not inherit those
+    # pooled connections (two processes on one socket corrupt each other's transactions).
+    app.extensions["engine"].dispose()

@@ -616,9 +616,16 @@ class DbRun:
     log_errors: int
 
 
+LOG_ERROR_MARKS = ("Traceback", "WORKER TIMEOUT", '"level": "ERROR"')
+
+
 def log_error_count(log: Path) -> int:
+    """Errors in the server log; the first few are printed so a failed check explains itself."""
     text = log.read_text(errors="replace") if log.exists() else ""
-    return sum(text.count(word) for word in ("Traceback", "WORKER TIMEOUT", '"level": "ERROR"'))
+    lines = [line for line in text.splitlines() if any(m in line for m in LOG_ERROR_MARKS)]
+    for line in lines[:3]:
+        print(f"  server log: {line[:160]} ... {line[-400:]}", flush=True)
+    return sum(text.count(word) for word in LOG_ERROR_MARKS)
 
 
 def bench_database(kind: str, args: argparse.Namespace, root: Path, stopper: Stopper,

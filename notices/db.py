@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -60,7 +61,10 @@ def begin_write(session: Session) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["engine"] = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
+    engine = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
+    app.extensions["engine"] = engine
+    # A forked worker (gunicorn --preload) starts with a fresh pool, never the parent's sockets.
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     app.teardown_appcontext(_close_session)
 
 
