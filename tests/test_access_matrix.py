@@ -51,7 +51,7 @@ STAFF = {
     "admin.index": {"admin"}, "admin.users": {"admin"}, "admin.create_user": {"admin"},
     "admin.update_user": {"admin"}, "admin.reset_password": {"admin"}, "admin.units": {"admin"},
     "admin.save_unit": {"admin"}, "admin.campaign": {"admin"}, "admin.save_campaign": {"admin"},
-    "admin.checklist": {"admin"}, "admin.save_keywords": {"admin"},
+    "admin.checklist": {"admin"}, "admin.save_keywords": {"admin"}, "admin.gazetteer": {"admin"},
     "outbox.index": DESK, "outbox.retry": DESK,
 }
 # Of those, the ones that touch one report: unit B must be refused unit A's report.

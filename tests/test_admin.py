@@ -108,3 +108,33 @@ def test_keywords_edited_by_the_task_force_reach_the_classifier(app, client, log
     client.post("/admin/checklist", data={"csrf_token": csrf_from(page), "item_id": item.id,
                                           "keywords": "非税收入任务，蓝鲸专项考评表"})
     assert classify(text, "web")["items"][0] == 3
+
+
+def test_gazetteer_page_saves_a_valid_file_and_refuses_a_broken_one(app, client, login,
+                                                                     make_user, db, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from sqlmodel import select
+
+    from intake.models import Event
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(Path(app.config["CAMPAIGN_DATA_DIR"]), data_dir)
+    app.config["CAMPAIGN_DATA_DIR"] = data_dir
+    path = data_dir / app.config["DEFAULT_CAMPAIGN"] / "gazetteer.yaml"
+    login(make_user("admin"))
+    from tests.conftest import csrf_from
+
+    page = client.get("/admin/gazetteer").get_data(as_text=True)
+    original = path.read_text(encoding="utf-8")
+    response = client.post("/admin/gazetteer", data={"csrf_token": csrf_from(page),
+                                                     "gazetteer": "districts: [unclosed"})
+    assert "格式有误" in response.get_data(as_text=True)
+    assert path.read_text(encoding="utf-8") == original
+    edited = original + "\n# 专班补充\n"
+    response = client.post("/admin/gazetteer", data={"csrf_token": csrf_from(page),
+                                                     "gazetteer": edited})
+    assert response.status_code == 302
+    assert path.read_text(encoding="utf-8").rstrip("\n") == edited.rstrip("\n")
+    assert db.exec(select(Event).where(Event.kind == "admin_gazetteer_saved")).first()

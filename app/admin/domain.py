@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
 
 import yaml
 from flask_babel import lazy_gettext as _l
@@ -242,3 +243,29 @@ def save_keywords(session: Session, actor, item_id: int, keywords_text: str) -> 
                before=list(item.keywords or []), after=words)
         item.keywords = words
     return item
+
+
+def save_gazetteer(session: Session, actor, path: Path, text: str) -> int:
+    """Replace the campaign's gazetteer file after checking it loads; returns place count.
+
+    The classifier notices the file changed and reloads. With several app servers the data
+    directory must be shared (CAMPAIGN_DATA_DIR).
+    :raise AdminError: the YAML does not parse or is not a gazetteer; the file is untouched.
+    """
+    from intake.classification.gazetteer import Gazetteer
+
+    _require_admin(actor)
+    try:
+        data = yaml.safe_load(text or "")
+        gazetteer = Gazetteer(data if isinstance(data, dict) else {})
+    except Exception as exc:  # any parse or shape error is the admin's to fix
+        raise AdminError(_l("地名库格式有误：%(e)s", e=str(exc)[:200])) from None
+    count = len(gazetteer.names())
+    if not isinstance(data, dict) or count == 0:
+        raise AdminError(_l("地名库为空或格式不正确，未保存。"))
+    begin_write(session)
+    temporary = path.with_suffix(".yaml.tmp")
+    temporary.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    temporary.replace(path)
+    _audit(session, actor, "admin_gazetteer_saved", places=count)
+    return count

@@ -6,7 +6,9 @@ through `domain` (which writes the audit Event) in its own transaction.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlmodel import select
@@ -169,6 +171,26 @@ def save_keywords():
     _change(domain.save_keywords, _int("item_id") or 0,
             request.form.get("keywords", ""), success=_("已保存关键词。"))
     return redirect(url_for("admin.checklist"))
+
+
+def _gazetteer_path() -> Path:
+    return (Path(current_app.config["CAMPAIGN_DATA_DIR"]) / current_app.config["DEFAULT_CAMPAIGN"]
+            / "gazetteer.yaml")
+
+
+@bp.route("/admin/gazetteer", methods=["GET", "POST"])
+@staff_required("admin")
+def gazetteer():
+    """The place gazetteer (towns, streets, landmarks -> district) as its YAML file."""
+    path = _gazetteer_path()
+    text = request.form.get("gazetteer", "") if request.method == "POST" else \
+        path.read_text(encoding="utf-8")
+    if request.method == "POST":
+        count = _change(domain.save_gazetteer, path, text, success="")
+        if count is not None:
+            flash(_("已保存地名库（%(n)d 个地名），分类器将自动重新加载。", n=count), "success")
+            return redirect(url_for("admin.gazetteer"))
+    return render_template("admin/gazetteer.html", text=text, form=ActionForm())
 
 
 ROLES = [r.value for r in Role]
