@@ -26,7 +26,9 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess  # nosec B404 - runs pg_dump only, with an argument list, no shell
+
+# Runs pg_dump only, with an argument list and no shell.
+import subprocess  # nosec B404
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -322,7 +324,8 @@ def _backup_postgres(parsed: sa.engine.URL, target: Path) -> str:
                        ("PGDATABASE", parsed.database)):
         if value not in (None, ""):
             env[var] = str(value)
-    completed = subprocess.run(  # noqa: S603  # nosec B603 - fixed argv, no shell, no user text
+    # A fixed argv, no shell, no user text.
+    completed = subprocess.run(  # noqa: S603  # nosec B603
         [pg_dump, "--format=custom", "--no-password", "--file", str(target)],
         env=env, capture_output=True, text=True, timeout=3600, check=False)
     if completed.returncode != 0:

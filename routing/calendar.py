@@ -159,7 +159,8 @@ class WorkCalendar:
                 if 1 <= y <= 9999:
                     try:
                         self._holidays.get(date(y, 1, 1))
-                    except Exception:  # noqa: S112  # nosec B112 - unknown year: weekends only
+                    # A year unknown to the package: weekends only.
+                    except Exception:  # noqa: S112  # nosec B112
                         continue
             for d, name in self._holidays.items():
                 if d.year == year:

@@ -23,7 +23,8 @@ from intake.models import Event
 from notices.timeutil import as_utc, utcnow
 
 KEY_KIND = "xnk"
-TOKEN_KIND = "xnt"  # noqa: S105  # nosec B105 - the text prefix of tokens, not a secret
+# The text prefix of tokens, not a secret.
+TOKEN_KIND = "xnt"  # noqa: S105  # nosec B105
 PREFIX_CHARS = 8  # hex
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET  # nosec B405 - builds response XML only, never parses input
+
+# Builds response XML only; never parses input.
+import xml.etree.ElementTree as ET  # nosec B405
 from typing import Any
 
 from flask import Response
