@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
-CST = ZoneInfo("Asia/Shanghai")
+try:
+    from zoneinfo import ZoneInfo
+
+    CST: tzinfo = ZoneInfo("Asia/Shanghai")
+except Exception:  # no tz database: China has been fixed UTC+8 since 1991
+    CST = timezone(timedelta(hours=8), "CST")
 
 
 def utcnow() -> datetime:
@@ -19,3 +23,8 @@ def as_utc(value: datetime) -> datetime:
 
 def to_cst(value: datetime) -> datetime:
     return as_utc(value).astimezone(CST)
+
+
+def iso_cst(value: datetime | None) -> str | None:
+    """ISO 8601 with the +08:00 offset, as the APIs answer; None stays None."""
+    return to_cst(value).isoformat(timespec="seconds") if value else None

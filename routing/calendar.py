@@ -20,19 +20,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import holidays
 import yaml
 
-try:
-    from zoneinfo import ZoneInfo
-
-    CST: tzinfo = ZoneInfo("Asia/Shanghai")
-except Exception:  # no tz database: China has been fixed UTC+8 since 1991
-    CST = timezone(timedelta(hours=8), "CST")
+from notices.timeutil import CST, as_utc, to_cst
 
 DEFAULT_CALENDAR_FILE = Path(__file__).with_name("data") / "cn-calendar.yaml"
 
@@ -48,18 +43,6 @@ def _package_published_years() -> frozenset[int]:
         return frozenset(int(y) for y in ChinaStaticHolidays.special_public_holidays)
     except Exception:  # private layout may change between releases
         return frozenset()
-
-
-def to_utc(dt: datetime) -> datetime:
-    """Return ``dt`` as an aware UTC datetime; a naive datetime is taken to be UTC."""
-    if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
-
-
-def to_cst(dt: datetime) -> datetime:
-    """Return ``dt`` in China Standard Time; a naive datetime is taken to be UTC."""
-    return to_utc(dt).astimezone(CST)
 
 
 def end_of_day_utc(d: date) -> datetime:
@@ -259,7 +242,7 @@ class WorkCalendar:
         ``now > due``; compare the datetimes to ask "is it past due?".  A due time
         inside a working day makes that day overdue day 1.
         """
-        due_u, now_u = to_utc(due), to_utc(now)
+        due_u, now_u = as_utc(due), as_utc(now)
         if now_u <= due_u:
             return 0
         first = to_cst(due_u + timedelta(microseconds=1)).date()

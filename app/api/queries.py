@@ -8,7 +8,6 @@ here reads the Reporter table: no response can carry reporter PII.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +17,7 @@ from sqlmodel import Session, select
 from app.models import User
 from intake.models import Event, Report
 from intake.models import ReportStatus as S
-from notices.timeutil import as_utc, to_cst, utcnow
+from notices.timeutil import as_utc, iso_cst, utcnow
 from routing.models import Assignment, Escalation, Reply, Unit
 from routing.scope import unit_assignment, unit_report_ids
 from routing.transitions import OPEN, WITH_UNIT, current_assignment
@@ -52,10 +51,6 @@ def is_desk(user: User) -> bool:
     return _role(user) in DESK
 
 
-def iso(value: datetime | None) -> str | None:
-    return to_cst(value).isoformat(timespec="seconds") if value else None
-
-
 def _unit_names(session: Session) -> dict[int, str]:
     return {u.id: u.name for u in session.exec(select(Unit))}
 
@@ -64,11 +59,11 @@ def assignment_dict(a: Assignment, units: dict[int, str]) -> dict[str, Any]:
     return {
         "id": a.id, "report_id": a.report_id, "unit_id": a.unit_id,
         "unit": units.get(a.unit_id), "round": a.round, "is_current": a.is_current,
-        "dispatched_at": iso(a.dispatched_at), "acknowledge_due_at": iso(a.acknowledge_due_at),
-        "return_due_at": iso(a.return_due_at), "reply_due_at": iso(a.reply_due_at),
-        "acknowledged_at": iso(a.acknowledged_at), "returned_at": iso(a.returned_at),
-        "replied_at": iso(a.replied_at),
-        "extension_requested_at": iso(a.extension_requested_at),
+        "dispatched_at": iso_cst(a.dispatched_at), "acknowledge_due_at": iso_cst(a.acknowledge_due_at),
+        "return_due_at": iso_cst(a.return_due_at), "reply_due_at": iso_cst(a.reply_due_at),
+        "acknowledged_at": iso_cst(a.acknowledged_at), "returned_at": iso_cst(a.returned_at),
+        "replied_at": iso_cst(a.replied_at),
+        "extension_requested_at": iso_cst(a.extension_requested_at),
         "extension_days": a.extension_days, "extension_decision": a.extension_decision,
     }
 
@@ -77,8 +72,8 @@ def report_dict(report: Report, assignment: Assignment | None,
                 units: dict[int, str], text: str | None = None) -> dict[str, Any]:
     return {
         "id": report.id, "tracking_no": report.tracking_no, "status": report.status.value,
-        "channel": report.channel.value, "received_at": iso(report.received_at),
-        "updated_at": iso(report.updated_at), "closed_at": iso(report.closed_at),
+        "channel": report.channel.value, "received_at": iso_cst(report.received_at),
+        "updated_at": iso_cst(report.updated_at), "closed_at": iso_cst(report.closed_at),
         "text": report.text if text is None else text, "place_text": report.place_text, "district": report.district,
         "occurred_text": report.occurred_text, "plate": report.plate,
         "latitude": report.latitude, "longitude": report.longitude,
@@ -179,10 +174,10 @@ def report_detail(session: Session, user: User, report_id: int) -> dict[str, Any
     data["replies"] = [{
         "id": r.id, "assignment_id": r.assignment_id, "finding": r.finding.value,
         "measures": r.measures, "accountability": r.accountability,
-        "public_text": r.public_text, "created_at": iso(r.created_at),
-        "review_status": r.review_status.value, "reviewed_at": iso(r.reviewed_at),
+        "public_text": r.public_text, "created_at": iso_cst(r.created_at),
+        "review_status": r.review_status.value, "reviewed_at": iso_cst(r.reviewed_at),
         "review_note": r.review_note} for r in replies if r.assignment_id in own]
-    data["history"] = [{"at": iso(e.at), "kind": e.kind, "note": e.note, "public": e.public}
+    data["history"] = [{"at": iso_cst(e.at), "kind": e.kind, "note": e.note, "public": e.public}
                        for e in events if allowed(e.kind)]
     return data
 
@@ -246,7 +241,7 @@ def dashboard(session: Session, user: User) -> dict[str, Any]:
     escalations = session.exec(select(Escalation.level, sa.func.count()).group_by(
         Escalation.level)).all() if is_desk(user) else []
     return {
-        "generated_at": iso(now), "total": sum(by_status.values()),
+        "generated_at": iso_cst(now), "total": sum(by_status.values()),
         "by_status": {s.value: by_status.get(s.value, 0) for s in S},
         "open": sum(by_status.get(s.value, 0) for s in OPEN),
         "by_unit": sorted(per_unit.values(), key=lambda r: r["unit_id"]),

@@ -37,7 +37,7 @@ from intake.receipts import format_code
 from intake.registration import DISTRICTS, IntakeServices, Receipt, Submission, register
 from intake.tracking import PUBLIC_STATUS
 from notices.models import Campaign, ChecklistItem
-from notices.timeutil import CST, as_utc, to_cst, utcnow
+from notices.timeutil import CST, as_utc, iso_cst, to_cst, utcnow
 from routing import deadlines
 from routing.models import Assignment, Unit
 from routing.transitions import TERMINAL
@@ -284,10 +284,6 @@ def _status_label(report: Report) -> str:
     return str(PUBLIC_STATUS.get(report.status, report.status.value))
 
 
-def iso(value: datetime | None) -> str | None:
-    return to_cst(value).isoformat(timespec="seconds") if value else None
-
-
 def _own(client: ApiClient) -> Any:
     return select(Report).where(Report.channel == Channel.api,
                                 Report.source_ref.like(f"open311:{client.id}:%"))
@@ -347,9 +343,9 @@ def _serialise(session: Session, campaign: Campaign, reports: list[Report]) -> l
             "description": public_description(report.text),
             "agency_responsible": agency or None,
             "service_notice": _status_label(report),
-            "requested_datetime": iso(report.received_at),
-            "updated_datetime": iso(report.updated_at),
-            "expected_datetime": iso(assignment.reply_due_at) if assignment and is_open
+            "requested_datetime": iso_cst(report.received_at),
+            "updated_datetime": iso_cst(report.updated_at),
+            "expected_datetime": iso_cst(assignment.reply_due_at) if assignment and is_open
             else None,
             "address": report.place_text or None,
             "address_id": None,
