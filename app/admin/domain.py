@@ -59,12 +59,7 @@ def add_user(session: Session, actor, *, username: str, display_name: str, role:
         raise AdminError(_l("用户名须为3至64位字母、数字、点、横线或下划线。"))
     if session.exec(select(User).where(User.username == username)).first():
         raise AdminError(_l("用户名已存在。"))
-    try:
-        role_value = Role(role)
-    except ValueError:
-        raise AdminError(_l("角色不正确。")) from None
-    if role_value is Role.unit and not (unit_id and session.get(Unit, unit_id)):
-        raise AdminError(_l("单位用户须选择所属单位。"))
+    role_value = _role_for(session, role, unit_id)
     password = new_password()
     user = create_user(session, username=username, password=password, role=role_value,
                        display_name=clean_text(display_name, multiline=False)[:64],
@@ -75,6 +70,17 @@ def add_user(session: Session, actor, *, username: str, display_name: str, role:
     return user, password
 
 
+def _role_for(session: Session, role: str, unit_id: int | None) -> Role:
+    """The role asked for; a unit user must name an existing unit. :raise AdminError:"""
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise AdminError(_l("角色不正确。")) from None
+    if role_value is Role.unit and not (unit_id and session.get(Unit, unit_id)):
+        raise AdminError(_l("单位用户须选择所属单位。"))
+    return role_value
+
+
 def update_user(session: Session, actor, user_id: int, *, role: str, unit_id: int | None,
                 is_active: bool, display_name: str) -> User:
     _require_admin(actor)
@@ -82,12 +88,7 @@ def update_user(session: Session, actor, user_id: int, *, role: str, unit_id: in
     user = session.get(User, user_id)
     if user is None:
         raise AdminError(_l("账号不存在。"))
-    try:
-        role_value = Role(role)
-    except ValueError:
-        raise AdminError(_l("角色不正确。")) from None
-    if role_value is Role.unit and not (unit_id and session.get(Unit, unit_id)):
-        raise AdminError(_l("单位用户须选择所属单位。"))
+    role_value = _role_for(session, role, unit_id)
     if user.id == actor.id and (not is_active or role_value is not Role.admin):
         raise AdminError(_l("不能停用自己的账号或取消自己的管理员角色。"))
     before = {"role": user.role.value, "unit_id": user.unit_id, "is_active": user.is_active,
