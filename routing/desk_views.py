@@ -17,7 +17,14 @@ from routing import transitions
 from routing.dispatch import decide
 from routing.forms import ActionForm, RatingForm, RevealForm, ReviewForm, TriageForm
 from routing.models import Assignment, Escalation, Reply, ReviewStatus, Unit, UnitKind
-from routing.web import EVENT_LABELS, STATUS_LABELS, checklist_texts, history, run
+from routing.web import (
+    EVENT_LABELS,
+    STATUS_LABELS,
+    checklist_texts,
+    flash_errors,
+    history,
+    run,
+)
 
 bp = Blueprint("desk", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
@@ -78,9 +85,7 @@ def triage_decide(report_id: int):
     form = TriageForm(prefix=f"r{report_id}")
     form.unit_id.choices = _unit_choices()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
+        flash_errors(form)
         return redirect(url_for("desk.triage"))
     try:
         items = [int(x) for x in form.items.data.replace("，", ",").split(",") if x.strip()]

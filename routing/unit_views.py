@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
 
@@ -18,7 +18,15 @@ from routing import deadlines, transitions
 from routing.forms import ActionForm, ExtensionForm, ReasonForm, ReplyForm
 from routing.models import Assignment, Reply, Unit
 from routing.scope import unit_assignment
-from routing.web import EVENT_LABELS, STATUS_LABELS, checklist_texts, history, run, unit_text
+from routing.web import (
+    EVENT_LABELS,
+    STATUS_LABELS,
+    checklist_texts,
+    flash_errors,
+    history,
+    run,
+    unit_text,
+)
 
 bp = Blueprint("unit", __name__, template_folder="templates")
 
@@ -114,7 +122,7 @@ def return_(report_id: int):
                success=_("已退回专班。")):
             return redirect(url_for("unit.inbox"))
     else:
-        _flash_errors(form)
+        flash_errors(form)
     return redirect(url_for("unit.clue", report_id=report_id))
 
 
@@ -127,7 +135,7 @@ def extension(report_id: int):
         run(transitions.request_extension, report_id, current_staff(), days=form.days.data,
             reason=form.reason.data, success=_("延期申请已提交专班审批。"))
     else:
-        _flash_errors(form)
+        flash_errors(form)
     return redirect(url_for("unit.clue", report_id=report_id))
 
 
@@ -144,11 +152,5 @@ def reply(report_id: int):
             public_text=form.public_text.data, attachments=files,
             success=_("办结回复已提交专班审核。"))
     else:
-        _flash_errors(form)
+        flash_errors(form)
     return redirect(url_for("unit.clue", report_id=report_id))
-
-
-def _flash_errors(form) -> None:
-    for errors in form.errors.values():
-        for error in errors:
-            flash(str(error), "error")

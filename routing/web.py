@@ -54,6 +54,13 @@ def run(action: Callable[..., Any], *args: Any, success: str, **kwargs: Any) -> 
     return True
 
 
+def flash_errors(form: Any) -> None:
+    """Each validation message of a form that came back through a redirect."""
+    for errors in form.errors.values():
+        for error in errors:
+            flash(str(error), "error")
+
+
 def checklist_texts(session: Session, campaign_id: int) -> dict[int, ChecklistItem]:
     return {i.number: i for i in session.exec(
         select(ChecklistItem).where(ChecklistItem.campaign_id == campaign_id))}

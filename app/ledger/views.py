@@ -22,6 +22,7 @@ from notices.db import begin_write, get_session
 from notices.timeutil import to_cst, utcnow
 from routing.forms import ActionForm
 from routing.models import Unit, UnitKind
+from routing.web import flash_errors
 
 bp = Blueprint("ledger", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
@@ -152,9 +153,7 @@ def progress(entry_id: int):
         _commit_or_flash(ledger.add_progress, entry_id, progress=form.progress.data,
                          status=form.status.data, success=_("已记录整改进度。"))
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
+        flash_errors(form)
     return redirect(url_for("ledger.entry", entry_id=entry_id))
 
 
@@ -170,9 +169,7 @@ def edit(entry_id: int):
                          unit_id=form.unit_id.data, deadline_text=form.deadline_text.data,
                          accountability=form.accountability.data, success=_("已保存。"))
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
+        flash_errors(form)
     return redirect(url_for("ledger.entry", entry_id=entry_id))
 
 
@@ -245,9 +242,7 @@ def mark_case():
     campaign = current_campaign(session)
     form = CaseForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
+        flash_errors(form)
         return redirect(url_for("ledger.stage_report_list"))
     session.commit()
     begin_write(session)
