@@ -47,6 +47,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     from intake.sms import bp as sms_bp
     from intake.views import bp as intake_bp
     from intake.views import calls_bp
+    from notices.campaigns import add_campaign_to_urls
     from notices.views import bp as notices_bp
     from routing.desk_views import bp as desk_bp
     from routing.public_views import bp as feedback_bp
@@ -59,6 +60,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: Any) -> Fl
     errors.init_app(app)
     templating.init_app(app)
     auth.init_app(app)
+    app.url_defaults(add_campaign_to_urls)
     app.register_blueprint(notices_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(calls_bp)

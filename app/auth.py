@@ -48,14 +48,20 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
+# Roles an account may be limited to one campaign for; admins and units work across them.
+CAMPAIGN_SCOPED_ROLES = frozenset({Role.taskforce, Role.operator, Role.inspector})
+
+
 def create_user(session: Session, *, username: str, password: str, role: Role | str,
-                display_name: str = "", unit_id: int | None = None) -> User:
+                display_name: str = "", unit_id: int | None = None,
+                campaign_id: int | None = None) -> User:
     role = Role(role)
     if role is Role.unit and unit_id is None:
         raise ValueError("a unit user must belong to a unit")
     user = User(username=username, display_name=display_name or username,
                 password_hash=hash_password(password), role=role,
-                unit_id=unit_id if role is Role.unit else None)
+                unit_id=unit_id if role is Role.unit else None,
+                campaign_id=campaign_id if role in CAMPAIGN_SCOPED_ROLES else None)
     session.add(user)
     return user
 

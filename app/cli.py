@@ -11,19 +11,22 @@ from sqlmodel import Session, select
 
 from app.auth import create_user
 from app.models import Role, User
+from notices.campaigns import by_slug
 from notices.db import session_scope
 from notices.loader import upsert_campaign
 from routing.deadlines import import_overrides
 from routing.models import Unit
 from routing.seed import upsert_rules, upsert_units
 
+# (username, role, unit code, campaign slug the account is limited to, display name)
 DEMO_STAFF = (
-    ("admin", Role.admin, None, "系统管理员"),
-    ("taskforce", Role.taskforce, None, "专班工作人员"),
-    ("operator", Role.operator, None, "热线话务员"),
-    ("inspector", Role.inspector, None, "督察组"),
-    ("unit_zfjd", Role.unit, "zfjd", "执法监督局联络员"),
-    ("unit_hzq", Role.unit, "hzq", "湟中区交通局联络员"),
+    ("admin", Role.admin, None, None, "系统管理员"),
+    ("taskforce", Role.taskforce, None, None, "专班工作人员"),
+    ("operator", Role.operator, None, None, "热线话务员"),
+    ("inspector", Role.inspector, None, None, "督察组"),
+    ("unit_zfjd", Role.unit, "zfjd", None, "执法监督局联络员"),
+    ("unit_hzq", Role.unit, "hzq", None, "湟中区交通局联络员"),
+    ("taskforce_hz", Role.taskforce, None, "huangzhong-demo", "湟中区专班工作人员"),
 )
 
 
@@ -51,16 +54,20 @@ def seed_campaign(session: Session, campaign_dir: Path) -> int:
 def seed_demo_staff(session: Session) -> list[tuple[str, str, str]]:
     """Create missing demo accounts; returns (username, role, password) of those created."""
     created = []
-    for username, role, unit_code, display in DEMO_STAFF:
+    for username, role, unit_code, slug, display in DEMO_STAFF:
         if session.exec(select(User).where(User.username == username)).first():
             continue
+        campaign = by_slug(session, slug) if slug else None
+        if slug and campaign is None:
+            continue  # that campaign was not loaded
         unit_id = None
         if unit_code:
             unit = session.exec(select(Unit).where(Unit.code == unit_code)).one()
             unit_id = unit.id
         password = secrets.token_urlsafe(9)
         create_user(session, username=username, password=password, role=role,
-                    display_name=display, unit_id=unit_id)
+                    display_name=display, unit_id=unit_id,
+                    campaign_id=campaign.id if campaign else None)
         created.append((username, role.value, password))
     return created
 
@@ -73,15 +80,20 @@ def init_app(app: Flask) -> None:
         click.echo("database at head")
 
     @app.cli.command("seed-demo")
-    @click.option("--campaign", "slug", default=None, help="campaign folder under notices/data")
+    @click.option("--campaign", "slug", default=None,
+                  help="one campaign folder under notices/data (default: all of them)")
     def seed_demo_command(slug: str | None) -> None:
-        """Load the demo campaign and demo staff accounts (idempotent)."""
+        """Load the demo campaigns and demo staff accounts (idempotent)."""
         data_dir = Path(current_app.config["CAMPAIGN_DATA_DIR"])
-        campaign_dir = data_dir / (slug or current_app.config["DEFAULT_CAMPAIGN"])
+        default = current_app.config["DEFAULT_CAMPAIGN"]
+        folders = [data_dir / slug] if slug else sorted(
+            (p.parent for p in data_dir.glob("*/campaign.yaml")),
+            key=lambda p: (p.name != default, p.name))  # the default first: it gets id 1
         with session_scope() as session:
-            changes = seed_campaign(session, campaign_dir)
+            changes = {folder.name: seed_campaign(session, folder) for folder in folders}
             created = seed_demo_staff(session)
-        click.echo(f"campaign {campaign_dir.name}: {changes} rows created or updated")
+        for name, count in changes.items():
+            click.echo(f"campaign {name}: {count} rows created or updated")
         if created:
             click.echo("demo staff accounts (passwords shown once, keep them):")
             for username, role, password in created:
@@ -94,11 +106,20 @@ def init_app(app: Flask) -> None:
     @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
     @click.option("--unit", "unit_code", default=None, help="unit code, for role unit")
     @click.option("--name", "display_name", default="")
+    @click.option("--campaign", "campaign_slug", default=None,
+                  help="limit a taskforce/operator/inspector account to this campaign (slug)")
     @click.password_option()
     def create_user_command(username: str, role: str, unit_code: str | None,
-                            display_name: str, password: str) -> None:
+                            display_name: str, campaign_slug: str | None, password: str) -> None:
         """Create a staff account."""
         with session_scope() as session:
+            campaign_id = None
+            if campaign_slug:
+                campaign = by_slug(session, campaign_slug)
+                if campaign is None:
+                    raise click.BadParameter(f"no campaign {campaign_slug!r}",
+                                             param_hint="--campaign")
+                campaign_id = campaign.id
             unit_id = None
             if unit_code:
                 unit = session.exec(select(Unit).where(Unit.code == unit_code)).first()
@@ -107,7 +128,8 @@ def init_app(app: Flask) -> None:
                 unit_id = unit.id
             try:
                 create_user(session, username=username, password=password, role=role,
-                            display_name=display_name, unit_id=unit_id)
+                            display_name=display_name, unit_id=unit_id,
+                            campaign_id=campaign_id)
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from None
         click.echo(f"created {username} ({role})")

@@ -55,23 +55,39 @@ def smtpd_command(host: str, port: int) -> None:
 
 @click.command("import-eml")
 @click.argument("source", type=click.File("rb"))
+@click.option("--recipient", "recipients", multiple=True,
+              help="envelope recipient (the MTA's $recipient); picks the campaign whose "
+                   "published address it is. Default: Delivered-To/X-Original-To/To headers")
 @with_appcontext
-def import_eml_command(source: BinaryIO) -> None:
+def import_eml_command(source: BinaryIO, recipients: tuple[str, ...]) -> None:
     """Register one raw e-mail read from FILE, or from standard input with '-'."""
     raw = source.read()
     app = current_app._get_current_object()
     with app.test_request_context(base_url=app.config["PUBLIC_BASE_URL"]):
         # as in the web channel: translated messages and url_for need a request context
-        _import(raw)
+        _import(raw, list(recipients) or header_recipients(raw))
 
 
-def _import(raw: bytes) -> None:
+def header_recipients(raw: bytes) -> list[str]:
+    """Recipient addresses a delivering MTA leaves in the headers (pipe mode without
+    --recipient)."""
+    from email import message_from_bytes
+    from email.policy import compat32
+    from email.utils import getaddresses
+
+    message = message_from_bytes(raw, policy=compat32)
+    values = [str(v) for name in ("Delivered-To", "X-Original-To", "To", "Cc")
+              for v in message.get_all(name) or []]
+    return [address for _name, address in getaddresses(values) if address]
+
+
+def _import(raw: bytes, recipients: list[str]) -> None:
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     from intake.email_in import ingest_email
     from intake.registration import RegistrationError
+    from notices.campaigns import campaign_for_message
     from notices.db import session_scope
-    from notices.loader import active_campaign
 
     services = current_app.extensions["intake"]
     tracking_no: str | None = None
@@ -79,8 +95,7 @@ def _import(raw: bytes) -> None:
     for attempt in (1, 2):
         try:
             with session_scope() as session:
-                campaign = (active_campaign(session, current_app.config["DEFAULT_CAMPAIGN"])
-                            or active_campaign(session))
+                campaign = campaign_for_message(session, recipients)
                 if campaign is None:
                     click.echo("refused: no active campaign", err=True)
                     sys.exit(EX_DATAERR)

@@ -32,6 +32,8 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: Role = Field(sa_column=enum_column(Role, index=True))
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    # Limits a task force, operator or inspector account to one campaign; None: all of them.
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
     is_active: bool = True
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

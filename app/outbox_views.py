@@ -9,6 +9,7 @@ from sqlmodel import func, select
 from intake.models import Report
 from intake.outbox import Message, MessageStatus
 from notices.access import staff_required
+from notices.campaigns import scope_clause
 from notices.db import begin_write, get_session
 from notices.timeutil import utcnow
 from routing.forms import ActionForm
@@ -22,7 +23,8 @@ def index():
     session = get_session()
     counts = dict(session.exec(select(Message.status, func.count()).group_by(Message.status)).all())
     failed = session.exec(select(Message, Report).outerjoin(Report, Report.id == Message.report_id)
-                          .where(Message.status == MessageStatus.failed)
+                          .where(Message.status == MessageStatus.failed,
+                                 scope_clause(Report.campaign_id))
                           .order_by(Message.created_at.desc()).limit(200)).all()
     return render_template("outbox/index.html", counts=counts, failed=failed, form=ActionForm())
 

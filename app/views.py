@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.security import safe_next
 from notices.access import current_staff, staff_required
+from notices.campaigns import STAFF_CAMPAIGN_KEY, active_campaigns, in_scope, staff_campaign
+from notices.db import get_session
 
 bp = Blueprint("staff", __name__)
 
@@ -36,7 +48,26 @@ def home():
         view = current_app.view_functions.get(endpoint)
         if view is not None and user.role in getattr(view, "required_roles", ()):
             links.append({"url": url_for(endpoint), "label": label})
-    return render_template("staff/home.html", user=user, staff_links=links)
+    db = get_session()
+    campaign = staff_campaign(db) if user.role != "unit" else None
+    choices = [c for c in active_campaigns(db) if in_scope(c.id)] if campaign else []
+    return render_template("staff/home.html", user=user, staff_links=links, campaign=campaign,
+                           campaign_choices=choices if len(choices) > 1 else [])
+
+
+@bp.post("/staff/campaign")
+@staff_required("admin", "taskforce", "operator", "inspector")
+def choose_campaign():
+    """Which campaign the dashboard, ledger, rules and search pages show (remembered)."""
+    db = get_session()
+    wanted = request.form.get("campaign", type=int)
+    chosen = next((c for c in active_campaigns(db) if c.id == wanted and in_scope(c.id)), None)
+    if chosen is None:
+        flash(_("请选择一项本平台受理的专项整治。"), "error")
+    else:
+        session[STAFF_CAMPAIGN_KEY] = chosen.id
+        flash(_("已切换到：%(title)s", title=chosen.short_title), "success")
+    return redirect(url_for("staff.home"))
 
 
 @bp.route("/lang/<code>")

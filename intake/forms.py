@@ -43,6 +43,8 @@ class TrackForm(FlaskForm):
 
 
 class CallForm(FlaskForm):
+    # Shown only when the operator may log calls for more than one campaign.
+    campaign = SelectField(_l("专项整治"), coerce=int, choices=[], validate_choice=False)
     channel = SelectField(_l("来源"), choices=[("hotline", _l("热线来电")),
                                                ("inspection", _l("督察检查发现"))],
                           default="hotline")

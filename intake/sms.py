@@ -37,8 +37,8 @@ from intake.registration import (
 )
 from intake.services import current_services
 from intake.tracking import find_for_tracker, public_view
+from notices.campaigns import campaign_for_number
 from notices.db import get_session
-from notices.loader import active_campaign
 from notices.ratelimit import limiter
 from notices.timeutil import utcnow
 
@@ -188,7 +188,7 @@ def inbound() -> Response:
         return _twiml(rating_reply(match.group(1), match.group(2), sender or sender_raw or None))
 
     db = get_session()
-    campaign = active_campaign(db, current_app.config["DEFAULT_CAMPAIGN"]) or active_campaign(db)
+    campaign = campaign_for_number(db, form.get("To"))
     if campaign is None:
         return _twiml(_("专项整治活动已结束，暂不受理短信反映。"))
     submission = Submission(

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from intake.email_in import ingest_email
 from intake.registration import RegistrationError
-from notices.loader import active_campaign
+from notices.campaigns import campaign_for_message
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,17 @@ class IntakeHandler:
         try:
             return await loop.run_in_executor(None, self.process, envelope.mail_from,
                                               envelope.original_content or b"",
-                                              bool(getattr(envelope, "smtp_utf8", False)))
+                                              bool(getattr(envelope, "smtp_utf8", False)),
+                                              list(envelope.rcpt_tos or []))
         except Exception:  # never let one message take the server down
             log.exception("inbound e-mail: unexpected failure")
             return "554 5.3.0 Message could not be processed"
 
-    def process(self, mail_from: str | None, content: bytes, utf8_reply: bool = False) -> str:
-        """Register one message; returns the SMTP reply line."""
+    def process(self, mail_from: str | None, content: bytes, utf8_reply: bool = False,
+                recipients: list[str] | None = None) -> str:
+        """Register one message against the campaign it was addressed to (its published
+        address among the recipients, else this receiver's campaign, else the default);
+        returns the SMTP reply line."""
         raw = content
         if mail_from is not None and not content.lstrip().lower().startswith(b"return-path:"):
             # What a final-delivery MTA does; lets bounces (MAIL FROM:<>) be recognised.
@@ -73,8 +77,7 @@ class IntakeHandler:
             for attempt in (1, 2):
                 with Session(engine, expire_on_commit=False) as db:
                     try:
-                        slug = self.campaign_slug or self.app.config["DEFAULT_CAMPAIGN"]
-                        campaign = active_campaign(db, slug) or active_campaign(db)
+                        campaign = campaign_for_message(db, recipients or [], self.campaign_slug)
                         if campaign is None:
                             return _REASONS["campaign"]
                         campaign_id = campaign.id

@@ -28,8 +28,8 @@ from intake.services import current_services
 from intake.tracking import find_for_tracker, public_view
 from intake.uploads import IncomingFile
 from notices.access import current_staff, staff_required
+from notices.campaigns import active_campaigns, default_campaign, in_scope, public_campaign
 from notices.db import get_session
-from notices.loader import active_campaign
 from notices.ratelimit import limiter
 from notices.timeutil import CST, utcnow
 
@@ -37,14 +37,6 @@ bp = Blueprint("intake", __name__, template_folder="templates")
 calls_bp = Blueprint("calls", __name__, template_folder="templates")
 
 RECEIPT_KEY = "fresh_receipt"
-
-
-def _campaign():
-    db = get_session()
-    campaign = active_campaign(db, current_app.config["DEFAULT_CAMPAIGN"]) or active_campaign(db)
-    if campaign is None:
-        abort(404)
-    return campaign
 
 
 def _language() -> str:
@@ -70,9 +62,10 @@ def _submit(submission: Submission):
 
 
 @bp.route("/report", methods=["GET", "POST"])
+@bp.route("/c/<campaign>/report", methods=["GET", "POST"])
 @limiter.limit("10/minute;60/hour", methods=["POST"])
-def report():
-    campaign = _campaign()
+def report(campaign: str | None = None):
+    campaign = public_campaign(get_session(), campaign)
     form = ReportForm()
     if form.validate_on_submit():
         files = [IncomingFile(f.filename or "", f.read()) for f in form.attachments.data or []
@@ -137,8 +130,17 @@ def track():
 @staff_required("operator", "inspector")
 def console():
     staff = current_staff()
-    campaign = _campaign()
+    db = get_session()
+    campaigns = [c for c in active_campaigns(db) if in_scope(c.id)]
+    if not campaigns:
+        abort(404)
     form = CallForm()
+    form.campaign.choices = [(c.id, c.short_title) for c in campaigns]
+    campaign = next((c for c in campaigns if c.id == form.campaign.data), None)
+    if campaign is None:
+        default = default_campaign(db)
+        campaign = default if default in campaigns else campaigns[0]
+        form.campaign.data = campaign.id
     if staff.role == "inspector":
         form.channel.data = "inspection"
     saved = None
@@ -159,9 +161,11 @@ def console():
             saved = {"report": receipt.report, "code": format_code(receipt.receipt_code)}
             flash(_("已登记，受理编号 %(no)s。", no=receipt.tracking_no), "success")
             form = CallForm(formdata=None)
-    db = get_session()
+            form.campaign.choices = [(c.id, c.short_title) for c in campaigns]
+            form.campaign.data = campaign.id
     start = datetime.combine(utcnow().astimezone(CST).date(), time.min, tzinfo=CST)
     today = db.exec(select(Report).where(Report.received_at >= start,
+                                         Report.campaign_id.in_([c.id for c in campaigns]),
                                          Report.channel.in_([Channel.hotline, Channel.inspection]))
                     .order_by(Report.received_at.desc()).limit(200)).all()
     return render_template("intake/calls.html", form=form, saved=saved, today=today), \

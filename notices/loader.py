@@ -25,6 +25,26 @@ def read_yaml(path: Path) -> Any:
         return yaml.safe_load(fh)
 
 
+def campaign_file(campaign_dir: Path, name: str) -> Path:
+    """A campaign's data file; a folder whose campaign.yaml says `data_from: <slug>` takes
+    the files it does not have (checklist, gazetteer, lexicon, units) from that sibling."""
+    campaign_dir = Path(campaign_dir)
+    own = campaign_dir / name
+    if own.exists() or name == "campaign.yaml":
+        return own
+    parent = data_parent(campaign_dir)
+    if not parent or parent == campaign_dir.name:
+        return own
+    inherited = campaign_dir.parent / parent / name
+    return inherited if inherited.exists() else own
+
+
+def data_parent(campaign_dir: Path) -> str | None:
+    """The sibling folder named by campaign.yaml's `data_from` (one level, no chains)."""
+    meta = Path(campaign_dir) / "campaign.yaml"
+    return (read_yaml(meta) or {}).get("data_from") if meta.exists() else None
+
+
 @dataclass(frozen=True)
 class ChecklistRow:
     number: int
@@ -91,7 +111,7 @@ def upsert_campaign(session: Session, campaign_dir: Path) -> tuple[Campaign, int
 
     existing_items = {i.number: i for i in session.exec(
         select(ChecklistItem).where(ChecklistItem.campaign_id == campaign.id))}
-    for item in checklist_rows(read_yaml(campaign_dir / "checklist.yaml")):
+    for item in checklist_rows(read_yaml(campaign_file(campaign_dir, "checklist.yaml"))):
         values = {"group_number": item.group_number, "group_title": item.group_title,
                   "category_number": item.category_number, "category": item.category,
                   "category_heading": item.category_heading, "text": item.text,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
 
@@ -11,6 +11,7 @@ from intake.models import ReportStatus as S
 from intake.pii import mask_email, mask_name, mask_phone
 from intake.services import current_services
 from notices.access import current_staff, staff_required
+from notices.campaigns import scope_clause
 from notices.db import begin_write, get_session
 from notices.timeutil import utcnow
 from routing import transitions
@@ -24,17 +25,11 @@ from routing.web import (
     flash_errors,
     history,
     run,
+    scoped_report_or_404,
 )
 
 bp = Blueprint("desk", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
-
-
-def _report_or_404(report_id: int) -> Report:
-    report = get_session().get(Report, report_id)
-    if report is None:
-        abort(404)
-    return report
 
 
 def _unit_choices() -> list[tuple[int, str]]:
@@ -47,7 +42,8 @@ def _unit_choices() -> list[tuple[int, str]]:
 @staff_required(*DESK)
 def triage():
     session = get_session()
-    reports = session.exec(select(Report).where(Report.status.in_(transitions.INTAKE))
+    reports = session.exec(select(Report).where(Report.status.in_(transitions.INTAKE),
+                                                scope_clause(Report.campaign_id))
                            .order_by(Report.received_at)).all()
     units = dict(_unit_choices())
     name_to_id = {v: k for k, v in units.items()}
@@ -81,7 +77,7 @@ def triage():
 @staff_required(*DESK)
 def triage_decide(report_id: int):
     """Confirm or correct the classification and dispatch, refer, refuse or merge, in one step."""
-    report = _report_or_404(report_id)
+    report = scoped_report_or_404(report_id)
     form = TriageForm(prefix=f"r{report_id}")
     form.unit_id.choices = _unit_choices()
     if not form.validate_on_submit():
@@ -91,8 +87,10 @@ def triage_decide(report_id: int):
         items = [int(x) for x in form.items.data.replace("，", ",").split(",") if x.strip()]
     except ValueError:
         items = None
-    if items is None or any(not 1 <= n <= 36 for n in items):
-        flash(_("清单条目须为1至36的数字，用逗号分隔。"), "error")
+    numbers = checklist_texts(get_session(), report.campaign_id)
+    if items is None or any(n not in numbers for n in items):
+        flash(_("清单条目须为1至%(last)d的数字，用逗号分隔。", last=max(numbers, default=0)),
+              "error")
         return redirect(url_for("desk.triage"))
     staff = current_staff()
     action = form.action.data
@@ -132,14 +130,15 @@ def review_queue():
                         .join(Assignment, Assignment.id == Reply.assignment_id)
                         .join(Unit, Unit.id == Assignment.unit_id)
                         .where(Reply.review_status == ReviewStatus.pending,
-                               Report.status == S.replied)
+                               Report.status == S.replied, scope_clause(Report.campaign_id))
                         .order_by(Reply.created_at)).all()
     extensions = session.exec(select(Assignment, Report, Unit)
                               .join(Report, Report.id == Assignment.report_id)
                               .join(Unit, Unit.id == Assignment.unit_id)
                               .where(Assignment.is_current == True,  # noqa: E712
                                      Assignment.extension_requested_at.is_not(None),
-                                     Assignment.extension_decision.is_(None))).all()
+                                     Assignment.extension_decision.is_(None),
+                                     scope_clause(Report.campaign_id))).all()
     return render_template("routing/review.html", rows=rows, extensions=extensions,
                            form=ReviewForm(), action_form=ActionForm())
 
@@ -147,7 +146,7 @@ def review_queue():
 @bp.post("/taskforce/review/<int:report_id>")
 @staff_required(*DESK)
 def review(report_id: int):
-    _report_or_404(report_id)
+    scoped_report_or_404(report_id)
     form = ReviewForm()
     if form.validate_on_submit():
         approve = form.decision.data == "approve"
@@ -160,7 +159,7 @@ def review(report_id: int):
 @bp.post("/taskforce/extension/<int:report_id>")
 @staff_required(*DESK)
 def extension(report_id: int):
-    _report_or_404(report_id)
+    scoped_report_or_404(report_id)
     form = ReviewForm()
     if form.validate_on_submit():
         run(transitions.decide_extension, report_id, current_staff(),
@@ -174,7 +173,7 @@ def extension(report_id: int):
 def report(report_id: int):
     """Everything about one report; reporter PII masked unless revealed (audited)."""
     session = get_session()
-    report = _report_or_404(report_id)
+    report = scoped_report_or_404(report_id)
     reveal_form = RevealForm(prefix="reveal")
     revealed = False
     if reveal_form.validate_on_submit():
@@ -212,7 +211,7 @@ def report(report_id: int):
 @staff_required(*DESK)
 def share_callback(report_id: int):
     """Let the unit see a masked call-back number (or stop sharing it); audited."""
-    report = _report_or_404(report_id)
+    report = scoped_report_or_404(report_id)
     if ActionForm().validate_on_submit():
         session = get_session()
         session.commit()
@@ -230,7 +229,7 @@ def share_callback(report_id: int):
 @bp.post("/taskforce/reports/<int:report_id>/escalate")
 @staff_required(*DESK)
 def escalate(report_id: int):
-    _report_or_404(report_id)
+    scoped_report_or_404(report_id)
     if ActionForm().validate_on_submit():
         run(transitions.escalate, report_id, current_staff(), success=_("已催办/督办。"))
     return redirect(url_for("desk.report", report_id=report_id))
@@ -240,7 +239,7 @@ def escalate(report_id: int):
 @staff_required("taskforce", "admin", "operator")
 def record_rating(report_id: int):
     """An operator or the task force records the rating given on a call-back (回访)."""
-    _report_or_404(report_id)
+    scoped_report_or_404(report_id)
     form = RatingForm(prefix="rate")
     if form.validate_on_submit():
         run(transitions.rate, report_id, form.rating.data, channel="callback",
@@ -256,7 +255,8 @@ def record_rating(report_id: int):
 def callbacks():
     """回访: answered reports waiting for the citizen's rating, with masked numbers to call."""
     session = get_session()
-    reports = session.exec(select(Report).where(Report.status == S.awaiting_feedback)
+    reports = session.exec(select(Report).where(Report.status == S.awaiting_feedback,
+                                                scope_clause(Report.campaign_id))
                            .order_by(Report.updated_at)).all()
     vault = current_services().vault
     rows = []

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from notices.loader import read_yaml
+from notices.loader import campaign_file, read_yaml
 from notices.models import Campaign
 from routing.models import RoutingAction, RoutingRule, Unit, UnitKind
 
 
 def upsert_units(session: Session, campaign_dir: Path) -> int:
-    data = read_yaml(campaign_dir / "units.yaml")
+    data = read_yaml(campaign_file(campaign_dir, "units.yaml"))
     changes = 0
     by_code = {u.code: u for u in session.exec(select(Unit))}
     for spec in data["units"]:
@@ -43,7 +43,7 @@ def upsert_units(session: Session, campaign_dir: Path) -> int:
 
 
 def upsert_rules(session: Session, campaign_id: int, campaign_dir: Path) -> int:
-    data = read_yaml(campaign_dir / "routing.yaml")
+    data = read_yaml(campaign_file(campaign_dir, "routing.yaml"))
     units = {u.name: u.id for u in session.exec(select(Unit))}
     existing = {r.priority: r for r in session.exec(
         select(RoutingRule).where(RoutingRule.campaign_id == campaign_id))}

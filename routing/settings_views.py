@@ -15,8 +15,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from intake.models import Event
 from intake.registration import DISTRICTS
 from notices.access import current_staff, staff_required
+from notices.campaigns import staff_campaign
 from notices.db import begin_write, get_session
-from notices.loader import active_campaign
 from routing.deadlines import forget_calendar, work_calendar
 from routing.dispatch import forget_rules
 from routing.models import CalendarOverride, RoutingAction, RoutingRule, Unit
@@ -64,7 +64,7 @@ def _valid_value(condition: str, value: str) -> str | int | None:
 @staff_required(*DESK)
 def rules():
     session = get_session()
-    campaign = active_campaign(session)
+    campaign = staff_campaign(session)
     form = RuleForm()
     units = session.exec(select(Unit).where(Unit.is_active == True)).all()  # noqa: E712
     form.unit_id.choices = [(u.id, u.name) for u in units]
@@ -96,7 +96,7 @@ def rules():
     rows = session.exec(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id)
                         .where(RoutingRule.campaign_id == campaign.id)
                         .order_by(RoutingRule.priority)).all()
-    return render_template("routing/rules.html", rows=rows, form=form,
+    return render_template("routing/rules.html", rows=rows, form=form, campaign=campaign,
                            threshold=(campaign.routing or {}).get("min_confidence"))
 
 

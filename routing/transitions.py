@@ -131,6 +131,9 @@ def _begin(session: Session, report_id: int, action: str, actor: Actor) -> Repor
     report = session.get(Report, report_id, populate_existing=True)
     if report is None:
         raise TransitionError(_l("线索不存在。"))
+    scope = getattr(actor, "campaign_id", None)
+    if scope is not None and report.campaign_id != scope:
+        raise TransitionError(_l("该线索不属于您负责的专项整治。"))
     if report.status not in move.sources:
         raise TransitionError(_l("线索当前状态为“%(state)s”，不能执行此操作，请刷新页面。",
                                  state=report.status.value))

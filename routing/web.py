@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash
+from flask import abort, flash
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
 from intake.models import Event, Report, Reporter
 from intake.pii import PiiVault, redact_contacts
 from intake.services import current_services
+from notices.campaigns import in_scope
 from notices.db import get_session
 from notices.models import ChecklistItem
 from routing.transitions import TransitionError
@@ -37,6 +38,14 @@ STATUS_LABELS = {
     "closed": _l("已办结"), "returned": _l("已退回"), "referred": _l("已移交"),
     "merged": _l("已并单"), "not_accepted": _l("不予受理"),
 }
+
+
+def scoped_report_or_404(report_id: int) -> Report:
+    """A report the signed-in desk staff may see: 404 if missing or of another campaign."""
+    report = get_session().get(Report, report_id)
+    if report is None or not in_scope(report.campaign_id):
+        abort(404)
+    return report
 
 
 def run(action: Callable[..., Any], *args: Any, success: str, **kwargs: Any) -> bool:

@@ -121,13 +121,14 @@ def make_user(db: Session) -> Callable[..., object]:
     from app.auth import create_user
     from routing.models import Unit
 
-    def factory(role: str, *, username: str | None = None, unit_code: str | None = None):
+    def factory(role: str, *, username: str | None = None, unit_code: str | None = None,
+                campaign_id: int | None = None):
         username = username or f"{role}-{unit_code or ''}-{uuid.uuid4().hex[:6]}"
         unit_id = None
         if unit_code:
             unit_id = db.exec(select(Unit).where(Unit.code == unit_code)).one().id
         user = create_user(db, username=username, password=f"pw-{username}", role=role,
-                           unit_id=unit_id, display_name=username)
+                           unit_id=unit_id, display_name=username, campaign_id=campaign_id)
         db.commit()
         return user
 

@@ -14,7 +14,7 @@ import yaml
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
-from app.auth import create_user, hash_password
+from app.auth import CAMPAIGN_SCOPED_ROLES, create_user, hash_password
 from app.models import Role, User
 from intake.models import Event
 from intake.sanitize import clean_text
@@ -50,7 +50,7 @@ def new_password() -> str:
 
 
 def add_user(session: Session, actor, *, username: str, display_name: str, role: str,
-             unit_id: int | None) -> tuple[User, str]:
+             unit_id: int | None, campaign_id: int | None = None) -> tuple[User, str]:
     """Create an account with a random first password (returned once, never stored)."""
     _require_admin(actor)
     begin_write(session)
@@ -60,13 +60,15 @@ def add_user(session: Session, actor, *, username: str, display_name: str, role:
     if session.exec(select(User).where(User.username == username)).first():
         raise AdminError(_l("用户名已存在。"))
     role_value = _role_for(session, role, unit_id)
+    _check_campaign(session, campaign_id)
     password = new_password()
     user = create_user(session, username=username, password=password, role=role_value,
                        display_name=clean_text(display_name, multiline=False)[:64],
-                       unit_id=unit_id if role_value is Role.unit else None)
+                       unit_id=unit_id if role_value is Role.unit else None,
+                       campaign_id=campaign_id)
     session.flush()
     _audit(session, actor, "admin_user_created", user_id=user.id, username=username,
-           role=role_value.value, unit_id=user.unit_id)
+           role=role_value.value, unit_id=user.unit_id, campaign_id=user.campaign_id)
     return user, password
 
 
@@ -81,8 +83,13 @@ def _role_for(session: Session, role: str, unit_id: int | None) -> Role:
     return role_value
 
 
+def _check_campaign(session: Session, campaign_id: int | None) -> None:
+    if campaign_id is not None and session.get(Campaign, campaign_id) is None:
+        raise AdminError(_l("专项整治不存在。"))
+
+
 def update_user(session: Session, actor, user_id: int, *, role: str, unit_id: int | None,
-                is_active: bool, display_name: str) -> User:
+                is_active: bool, display_name: str, campaign_id: int | None = None) -> User:
     _require_admin(actor)
     begin_write(session)
     user = session.get(User, user_id)
@@ -91,14 +98,16 @@ def update_user(session: Session, actor, user_id: int, *, role: str, unit_id: in
     role_value = _role_for(session, role, unit_id)
     if user.id == actor.id and (not is_active or role_value is not Role.admin):
         raise AdminError(_l("不能停用自己的账号或取消自己的管理员角色。"))
+    _check_campaign(session, campaign_id)
     before = {"role": user.role.value, "unit_id": user.unit_id, "is_active": user.is_active,
-              "display_name": user.display_name}
+              "display_name": user.display_name, "campaign_id": user.campaign_id}
     user.role = role_value
     user.unit_id = unit_id if role_value is Role.unit else None
+    user.campaign_id = campaign_id if role_value in CAMPAIGN_SCOPED_ROLES else None
     user.is_active = bool(is_active)
     user.display_name = clean_text(display_name, multiline=False)[:64] or user.username
     after = {"role": user.role.value, "unit_id": user.unit_id, "is_active": user.is_active,
-             "display_name": user.display_name}
+             "display_name": user.display_name, "campaign_id": user.campaign_id}
     changed = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
     if changed:
         _audit(session, actor, "admin_user_updated", user_id=user.id, changes=changed)

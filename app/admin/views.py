@@ -14,12 +14,12 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import select
 
 from app.admin import domain
-from app.dashboard.common import current_campaign
 from app.models import Role, User
 from intake.models import Event
 from notices.access import current_staff, staff_required
+from notices.campaigns import staff_campaign
 from notices.db import get_session
-from notices.models import ChecklistItem
+from notices.models import Campaign, ChecklistItem
 from routing.forms import ActionForm
 from routing.models import Unit, UnitKind
 
@@ -70,7 +70,7 @@ def users():
     return render_template(
         "admin/users.html", users=session.exec(select(User).order_by(User.id)).all(),
         units=session.exec(select(Unit).order_by(Unit.id)).all(), roles=ROLE_LABELS,
-        form=ActionForm())
+        campaigns=session.exec(select(Campaign).order_by(Campaign.id)).all(), form=ActionForm())
 
 
 @bp.post("/admin/users")
@@ -78,7 +78,8 @@ def users():
 def create_user():
     result = _change(domain.add_user, username=request.form.get("username", ""),
                      display_name=request.form.get("display_name", ""),
-                     role=request.form.get("role", ""), unit_id=_int("unit_id"), success="")
+                     role=request.form.get("role", ""), unit_id=_int("unit_id"),
+                     campaign_id=_int("campaign_id"), success="")
     if result:
         user, password = result
         flash(_("已创建账号 %(u)s，初始密码：%(p)s（只显示这一次，请当面或通过安全渠道告知）。",
@@ -90,7 +91,8 @@ def create_user():
 @staff_required("admin")
 def update_user():
     _change(domain.update_user, _int("user_id") or 0, role=request.form.get("role", ""),
-            unit_id=_int("unit_id"), is_active=request.form.get("is_active") == "1",
+            unit_id=_int("unit_id"), campaign_id=_int("campaign_id"),
+            is_active=request.form.get("is_active") == "1",
             display_name=request.form.get("display_name", ""), success=_("已保存账号。"))
     return redirect(url_for("admin.users"))
 
@@ -129,7 +131,7 @@ def campaign():
     import yaml
 
     session = get_session()
-    item = current_campaign(session)
+    item = staff_campaign(session)
     from routing import deadlines
 
     return render_template(
@@ -146,7 +148,7 @@ def save_campaign():
     values = {k: f.get(k, type=int) for k in domain.NUMERIC_DEADLINES}
     values.update({f"reply_{k}": f.get(f"reply_{k}", type=int)
                    for k in ("complaint", "tip", "inquiry")})
-    campaign_id = _int("campaign_id") or current_campaign(get_session()).id
+    campaign_id = _int("campaign_id") or staff_campaign(get_session()).id
     _change(domain.save_campaign, campaign_id, title=f.get("title", ""),
             short_title=f.get("short_title", ""), summary=f.get("summary", ""),
             notice_text=f.get("notice_text", ""), channels_yaml=f.get("channels_yaml", ""),
@@ -159,7 +161,7 @@ def save_campaign():
 @staff_required("admin")
 def checklist():
     session = get_session()
-    item = current_campaign(session)
+    item = staff_campaign(session)
     items = session.exec(select(ChecklistItem).where(ChecklistItem.campaign_id == item.id)
                          .order_by(ChecklistItem.number)).all()
     return render_template("admin/checklist.html", items=items, form=ActionForm())

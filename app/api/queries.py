@@ -92,7 +92,8 @@ def _text_for(session: Session, user: User, report: Report) -> str | None:
 
 def _scoped(query: Any, user: User) -> Any:
     if is_desk(user):
-        return query
+        return query if user.campaign_id is None else query.where(
+            Report.campaign_id == user.campaign_id)
     return query.where(Report.id.in_(unit_report_ids(user.unit_id)))
 
 
@@ -147,7 +148,8 @@ def _visible(user: User, assignment: Assignment | None) -> Assignment | None:
 def load_report(session: Session, user: User, report_id: int) -> Report:
     """The report if this user may see it. :raise NotFound, Forbidden:"""
     report = session.get(Report, report_id)
-    if report is None:
+    if report is None or (user.campaign_id is not None
+                          and report.campaign_id != user.campaign_id):
         raise NotFound("no such report")
     if not is_desk(user) and unit_assignment(session, report_id, user.unit_id) is None:
         raise Forbidden("this report was not assigned to your unit")
@@ -186,6 +188,8 @@ def list_assignments(session: Session, user: User, *, current_only: bool = True,
                      unit_id: int | None = None, limit: int = 50,
                      offset: int = 0) -> dict[str, Any]:
     query = select(Assignment, Report).join(Report, Report.id == Assignment.report_id)
+    if user.campaign_id is not None:
+        query = query.where(Report.campaign_id == user.campaign_id)
     if not is_desk(user):
         query = query.where(Assignment.unit_id == user.unit_id)
     elif unit_id is not None:
@@ -211,6 +215,8 @@ def assignment_detail(session: Session, user: User, assignment_id: int) -> dict[
     if not is_desk(user) and assignment.unit_id != user.unit_id:
         raise Forbidden("this assignment belongs to another unit")
     report = session.get(Report, assignment.report_id)
+    if user.campaign_id is not None and report.campaign_id != user.campaign_id:
+        raise NotFound("no such assignment")
     entry = assignment_dict(assignment, _unit_names(session))
     entry.update(tracking_no=report.tracking_no, status=report.status.value)
     return entry
@@ -223,6 +229,8 @@ def dashboard(session: Session, user: User) -> dict[str, Any]:
     now = utcnow()
     query = select(Assignment, Report.status).join(Report, Report.id == Assignment.report_id) \
         .where(Assignment.is_current == True)  # noqa: E712
+    if user.campaign_id is not None:
+        query = query.where(Report.campaign_id == user.campaign_id)
     if not is_desk(user):
         query = query.where(Assignment.unit_id == user.unit_id)
     units = _unit_names(session)

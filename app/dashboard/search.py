@@ -11,13 +11,13 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from app.dashboard import metrics, sqlutil
-from app.dashboard.common import current_campaign
 from app.dashboard.exports import download
 from app.dashboard.filters import Filters
 from intake.models import Event, Report, Reporter, ReportStatus
 from intake.registration import RegistrationError, normalise_phone
 from intake.services import current_services
 from notices.access import current_staff, staff_required
+from notices.campaigns import staff_campaign
 from notices.db import get_session
 from routing.models import Assignment, Unit
 from routing.scope import unit_report_ids
@@ -76,7 +76,7 @@ def search(session: Session, actor, q: Query, *, limit: int = LIMIT,
 
 def _run(session: Session):
     staff = current_staff()
-    campaign = current_campaign(session)
+    campaign = staff_campaign(session)
     args = request.args
     q = Query(text=args.get("q", "")[:100], phone=args.get("phone", "")[:32],
               plate=args.get("plate", "")[:16], f=Filters.from_args(args, campaign.id))

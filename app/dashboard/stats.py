@@ -12,9 +12,10 @@ from sqlmodel import Session
 
 from app.dashboard import metrics
 from app.dashboard.cache import TTLCache
-from app.dashboard.common import current_campaign, pct
+from app.dashboard.common import pct
 from app.dashboard.filters import Filters
 from app.dashboard.views import data_source
+from notices.campaigns import public_campaign
 from notices.db import get_session
 from notices.timeutil import utcnow
 from routing.transitions import TERMINAL
@@ -50,9 +51,10 @@ def public_numbers(session: Session, campaign_id: int, source=None) -> dict:
 
 
 @bp.route("/stats")
-def index():
+@bp.route("/c/<campaign>/stats")
+def index(campaign: str | None = None):
     session = get_session()
-    campaign = current_campaign(session)
+    campaign = public_campaign(session, campaign)
     ttl = float(current_app.config.get("STATS_CACHE_SECONDS", 300))
     numbers = cache.get_or_compute(("stats", campaign.id), ttl,
                                    lambda: public_numbers(session, campaign.id,

@@ -10,17 +10,18 @@ from flask_babel import lazy_gettext as _l
 
 from app.dashboard import lists, metrics
 from app.dashboard.cache import TTLCache
-from app.dashboard.common import categories, current_campaign, days, pct
+from app.dashboard.common import categories, days, pct
 from app.dashboard.exports import download
 from app.dashboard.facts import facts_for
 from app.dashboard.filters import Filters
-from intake.models import Channel, Report, ReportStatus
+from intake.models import Channel, ReportStatus
 from notices.access import current_staff, staff_required
+from notices.campaigns import staff_campaign
 from notices.db import get_session
 from notices.timeutil import to_cst, utcnow
 from routing import deadlines, transitions
 from routing.forms import ActionForm
-from routing.web import STATUS_LABELS, run
+from routing.web import STATUS_LABELS, run, scoped_report_or_404
 
 bp = Blueprint("taskforce", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
@@ -37,7 +38,7 @@ TIMING_HEADER = (_l("单位/类别"), _l("转办件数"), _l("转办用时中位
 
 
 def _filters(session) -> tuple:
-    campaign = current_campaign(session)
+    campaign = staff_campaign(session)
     return campaign, Filters.from_args(request.args, campaign.id)
 
 
@@ -262,8 +263,7 @@ def export_counts():
 @staff_required(*DESK)
 def escalate(report_id: int):
     """One click: 催办 → 督办 → 挂牌督办 (the next level not yet reached)."""
-    if get_session().get(Report, report_id) is None:
-        abort(404)
+    scoped_report_or_404(report_id)
     if ActionForm().validate_on_submit():
         run(transitions.escalate, report_id, current_staff(), success=_("已催办/督办。"))
     target = request.form.get("next", "")

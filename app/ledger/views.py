@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlmodel import select
 
-from app.dashboard.common import categories, current_campaign
+from app.dashboard.common import categories
 from app.dashboard.exports import DOCX_TYPE, XLSX_TYPE, attachment
 from app.ledger import entries as ledger
 from app.ledger import stage_reports
@@ -18,11 +18,12 @@ from app.ledger.forms import CaseForm, EntryForm, ProgressForm
 from app.models import LedgerStatus, TypicalCase, User
 from intake.models import Event, Report
 from notices.access import current_staff, staff_required
+from notices.campaigns import staff_campaign
 from notices.db import begin_write, get_session
 from notices.timeutil import to_cst, utcnow
 from routing.forms import ActionForm
 from routing.models import Unit, UnitKind
-from routing.web import flash_errors
+from routing.web import flash_errors, scoped_report_or_404
 
 bp = Blueprint("ledger", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
@@ -70,7 +71,7 @@ def _entry_form(session, campaign, formdata=None) -> EntryForm:
 def index():
     session = get_session()
     staff = current_staff()
-    campaign = current_campaign(session)
+    campaign = staff_campaign(session)
     status = request.args.get("status") or None
     unit_id = request.args.get("unit", type=int)
     rows = ledger.visible(session, staff, campaign.id, status=status, unit_id=unit_id)
@@ -89,7 +90,7 @@ def index():
 @staff_required(*DESK)
 def new():
     session = get_session()
-    campaign = current_campaign(session)
+    campaign = staff_campaign(session)
     form = _entry_form(session, campaign)
     if form.validate_on_submit():
         numbers = [n for n in form.tracking_nos.data.replace("，", ",").split(",") if n.strip()]
@@ -107,8 +108,7 @@ def new():
 @bp.post("/ledger/from-reply/<int:report_id>")
 @staff_required(*DESK)
 def from_reply(report_id: int):
-    if get_session().get(Report, report_id) is None:
-        abort(404)
+    scoped_report_or_404(report_id)
     entry = None
     if ActionForm().validate_on_submit():
         entry = _commit_or_flash(ledger.create_from_reply, report_id,
@@ -124,7 +124,7 @@ def entry(entry_id: int):
     session = get_session()
     item = _entry(entry_id)
     staff = current_staff()
-    campaign = current_campaign(session)
+    campaign = staff_campaign(session)
     form = _entry_form(session, campaign, formdata=None) if staff.role in DESK else None
     if form is not None:
         form.process(obj=item)
@@ -162,7 +162,7 @@ def progress(entry_id: int):
 def edit(entry_id: int):
     session = get_session()
     _entry(entry_id)
-    form = _entry_form(session, current_campaign(session))
+    form = _entry_form(session, staff_campaign(session))
     if form.validate_on_submit():
         _commit_or_flash(ledger.edit, entry_id, category=form.category.data,
                          symptom=form.symptom.data, measures=form.measures.data,
@@ -187,7 +187,7 @@ def approve(entry_id: int):
 def export():
     session = get_session()
     staff = current_staff()
-    campaign = current_campaign(session)
+    campaign = staff_campaign(session)
     rows = ledger.visible(session, staff, campaign.id, status=request.args.get("status"),
                           unit_id=request.args.get("unit", type=int))
     today = to_cst(utcnow()).date()
@@ -207,7 +207,7 @@ def export():
 @staff_required(*DESK)
 def stage_report_list():
     session = get_session()
-    campaign = current_campaign(session)
+    campaign = staff_campaign(session)
     cases = session.exec(select(TypicalCase, Report).join(Report, Report.id == TypicalCase.report_id)
                          .where(TypicalCase.campaign_id == campaign.id)
                          .order_by(TypicalCase.polarity, TypicalCase.at)).all()
@@ -221,7 +221,7 @@ def stage_report_list():
 @staff_required(*DESK)
 def stage_report_download():
     session = get_session()
-    campaign = current_campaign(session)
+    campaign = staff_campaign(session)
     try:
         as_of = date.fromisoformat(request.args.get("date", ""))
     except ValueError:
@@ -239,7 +239,7 @@ def stage_report_download():
 def mark_case():
     """Mark a clue as a positive or negative typical case (典型案例) for the stage reports."""
     session = get_session()
-    campaign = current_campaign(session)
+    campaign = staff_campaign(session)
     form = CaseForm()
     if not form.validate_on_submit():
         flash_errors(form)

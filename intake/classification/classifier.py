@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from notices.loader import campaign_file
+
 from .checklist import Checklist, ChecklistIndex
 from .extraction import extract_phones, extract_plates, extract_times
 from .gazetteer import Gazetteer
@@ -152,7 +154,7 @@ class CampaignData:
         campaign_dir = Path(campaign_dir)
 
         def read(name: str) -> dict[str, Any]:
-            path = campaign_dir / name
+            path = campaign_file(campaign_dir, name)
             if not path.exists():
                 return {}
             with open(path, encoding="utf-8") as fh:

@@ -1,0 +1,294 @@
+"""One deployment, two campaigns: the city's and the (demo) county's.
+
+Each has its own public pages, tracking-number prefix, SMS number, mailbox and routing
+rules; staff accounts limited to one campaign see and touch only its reports.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from email.message import EmailMessage
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from sqlmodel import Session, select
+
+from app.cli import seed_campaign
+from app.email_commands import import_eml_command
+from app.models import User
+from intake.models import Channel, Report
+from notices.models import Campaign
+from routing import transitions
+from routing.dispatch import forget_rules
+from tests.conftest import csrf_from
+from tests.support.flow import file_report
+from tests.support.mail import receiver
+from tests.test_sms import TOKEN, post_sms, reply_text, sms_params
+
+ROOT = Path(__file__).resolve().parent.parent
+COUNTY_DIR = ROOT / "notices" / "data" / "huangzhong-demo"
+CITY_TEXT = "城西区五四大街执法人员对我的出租车只罚款不开票据，车牌青A12345。"
+COUNTY_TEXT = "湟中区多巴镇检查站的路政执法人员在行车道上随意拦截正常行驶的大货车进行检查。"
+VAGUE = "执法人员态度很差。"  # no place: waits in triage
+
+
+@pytest.fixture
+def app_settings(app_settings: dict) -> dict:
+    app_settings.update({"TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": "AC" + "1" * 32})
+    return app_settings
+
+
+@pytest.fixture
+def campaigns(db: Session) -> dict[str, Campaign]:
+    seed_campaign(db, COUNTY_DIR)
+    db.commit()
+    forget_rules()
+    rows = {c.slug: SimpleNamespace(id=c.id, slug=c.slug, title=c.title,
+                                    short_title=c.short_title,
+                                    tracking_prefix=c.tracking_prefix)
+            for c in db.exec(select(Campaign))}
+    db.rollback()  # plain values: no ORM refresh may open a stale read transaction later
+    return {"city": rows["xining-2023-129"], "county": rows["huangzhong-demo"]}
+
+
+def test_county_folder_takes_the_city_checklist_and_has_its_own_rules(db, campaigns):
+    county = campaigns["county"]
+    assert county.tracking_prefix == "HZJT"
+    from notices.loader import grouped_checklist
+
+    items = [i for c in grouped_checklist(db, county.id) for g in c["groups"] for i in g["items"]]
+    assert len(items) == 36
+    from routing.models import RoutingRule
+
+    rules = db.exec(select(RoutingRule).where(RoutingRule.campaign_id == county.id)).all()
+    assert {r.name for r in rules} == {"交警事项转公安", "湟中区交湟中区交通运输局"}
+
+
+def test_each_campaign_has_its_own_public_pages(client, campaigns):
+    city = client.get("/").get_data(as_text=True)
+    assert campaigns["city"].title in city
+    assert 'href="/c/huangzhong-demo/"' in city  # the other campaign is listed
+
+    county = client.get("/c/huangzhong-demo/").get_data(as_text=True)
+    assert campaigns["county"].title in county
+    assert 'href="/c/huangzhong-demo/report"' in county  # links stay in the campaign
+    assert "106900000130" in county and "106900000129" not in county
+    assert 'href="/c/xining-2023-129/"' in county
+    checklist = client.get("/c/huangzhong-demo/checklist")
+    assert checklist.status_code == 200 and "执法" in checklist.get_data(as_text=True)
+    assert client.get("/c/no-such-campaign/").status_code == 404
+    assert client.get("/c/no-such-campaign/report").status_code == 404
+
+
+def test_inactive_campaign_has_no_public_pages(client, db, campaigns):
+    county = db.get(Campaign, campaigns["county"].id)
+    county.is_active = False
+    db.commit()
+    assert client.get("/c/huangzhong-demo/").status_code == 404
+    assert client.get("/c/huangzhong-demo/report").status_code == 404
+    assert 'href="/c/huangzhong-demo/"' not in client.get("/").get_data(as_text=True)
+
+
+def test_web_report_under_a_campaign_url_belongs_to_it(client, db, campaigns):
+    page = client.get("/c/huangzhong-demo/report").get_data(as_text=True)
+    assert campaigns["county"].short_title in page
+    response = client.post("/c/huangzhong-demo/report", data={
+        "csrf_token": csrf_from(page), "text": COUNTY_TEXT, "identity": "anonymous",
+        "consent": "y"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    receipt = client.get(response.headers["Location"]).get_data(as_text=True)
+    number = re.search(r"HZJT-\d{8}-\d{4}", receipt).group(0)
+    report = db.exec(select(Report).where(Report.tracking_no == number)).one()
+    assert report.campaign_id == campaigns["county"].id
+    # The bare path still serves the default (city) campaign.
+    page = client.get("/report").get_data(as_text=True)
+    response = client.post("/report", data={"csrf_token": csrf_from(page), "text": CITY_TEXT,
+                                             "identity": "anonymous", "consent": "y"})
+    receipt = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"XNJT-\d{8}-\d{4}", receipt)
+
+
+def test_sms_goes_to_the_campaign_whose_number_it_was_sent_to(live_url, db, campaigns):
+    county = sms_params(COUNTY_TEXT)
+    county["To"] = "+86106900000130"
+    assert "HZJT-" in reply_text(post_sms(live_url, county))
+    other = sms_params(CITY_TEXT)
+    other["To"] = "+15005550006"  # not a published number: the default campaign
+    assert "XNJT-" in reply_text(post_sms(live_url, other))
+    db.rollback()
+    by_sid = {r.source_ref: r.campaign_id for r in db.exec(
+        select(Report).where(Report.channel == Channel.sms))}
+    assert by_sid[county["MessageSid"]] == campaigns["county"].id
+    assert by_sid[other["MessageSid"]] == campaigns["city"].id
+    db.rollback()
+
+
+def _mail(text: str, to: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "citizen@example.cn", to, "举报"
+    msg.set_content(text)
+    return msg
+
+
+def test_email_goes_to_the_campaign_whose_address_it_was_sent_to(app, db, campaigns):
+    with receiver(app) as address, smtplib.SMTP(*address, timeout=60) as smtp:
+        smtp.send_message(_mail(COUNTY_TEXT, "zhuanban@hzjt.example"),
+                          to_addrs=["Zhuanban@HZJT.example"])
+        smtp.send_message(_mail(CITY_TEXT, "zhuanban@xnjt.example"),
+                          to_addrs=["zhuanban@xnjt.example"])
+    db.rollback()
+    rows = {r.text.splitlines()[-1][:6]: r.tracking_no for r in db.exec(
+        select(Report).where(Report.channel == Channel.email))}
+    assert any(no.startswith("HZJT-") for key, no in rows.items() if key == COUNTY_TEXT[:6])
+    assert any(no.startswith("XNJT-") for key, no in rows.items() if key == CITY_TEXT[:6])
+    db.rollback()
+
+
+def test_piped_email_uses_the_recipient_option_or_headers(app, db, campaigns):
+    runner = app.test_cli_runner()
+    result = runner.invoke(import_eml_command, ["-", "--recipient", "zhuanban@hzjt.example"],
+                           input=_mail(COUNTY_TEXT, "someone@else.example").as_bytes())
+    assert result.exit_code == 0, result.output
+    assert "HZJT-" in result.output
+    headers_only = _mail(COUNTY_TEXT + "（二）", "湟中专班 <zhuanban@hzjt.example>")
+    result = runner.invoke(import_eml_command, ["-"], input=headers_only.as_bytes())
+    assert result.exit_code == 0 and "HZJT-" in result.output, result.output
+
+
+def _triage_numbers(client) -> set[str]:
+    page = client.get("/taskforce/triage").get_data(as_text=True)
+    return set(re.findall(r"(?:XNJT|HZJT)-\d{8}-\d{4}", page))
+
+
+def test_staff_limited_to_a_campaign_see_and_touch_only_its_reports(
+        app, client, db, login, make_user, campaigns):
+    city = file_report(app, db, campaigns["city"].id, text=VAGUE)
+    county = file_report(app, db, campaigns["county"].id, text=VAGUE + "（湟中）")
+    city_id, county_id = city.id, county.id
+    city_no, county_no = city.tracking_no, county.tracking_no
+
+    everyone = make_user("taskforce")
+    login(everyone)
+    assert {city_no, county_no} <= _triage_numbers(client)
+
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/staff").get_data(
+        as_text=True))})
+    limited = make_user("taskforce", campaign_id=campaigns["county"].id)
+    login(limited)
+    seen = _triage_numbers(client)
+    assert county_no in seen and city_no not in seen
+    assert client.get(f"/taskforce/reports/{county_id}").status_code == 200
+    assert client.get(f"/taskforce/reports/{city_id}").status_code == 404
+    token = csrf_from(client.get("/staff").get_data(as_text=True))
+    assert client.post(f"/taskforce/reports/{city_id}/escalate",
+                       data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/taskforce/triage/{city_id}", data={"csrf_token": token}
+                       ).status_code == 404
+    # Dashboard and search work on the account's campaign only.
+    dashboard = client.get("/taskforce").get_data(as_text=True)
+    assert campaigns["county"].short_title in dashboard
+    assert client.get(f"/taskforce?campaign={campaigns['city'].id}").status_code == 404
+    found = client.get(f"/search?q={city_no}").get_data(as_text=True)
+    assert f"/reports/{city_id}" not in found
+    found = client.get(f"/search?q={county_no}").get_data(as_text=True)
+    assert f"/reports/{county_id}" in found
+    home = client.get("/staff").get_data(as_text=True)
+    assert "您的账号限于此项整治" in home and "campaign-select" not in home
+    db.rollback()
+    assert db.get(Report, city_id).status == city.status  # nothing happened to it
+
+
+def test_transitions_refuse_an_actor_of_another_campaign(app, db, make_user, campaigns):
+    city = file_report(app, db, campaigns["city"].id, text=VAGUE)
+    limited = make_user("taskforce", campaign_id=campaigns["county"].id)
+    with pytest.raises(transitions.TransitionError):
+        transitions.escalate(db, app.extensions["intake"], city.id, limited)
+    db.rollback()
+
+
+def test_unlimited_staff_switch_campaigns_and_pages_follow(client, db, login, make_user,
+                                                          campaigns):
+    login(make_user("taskforce"))
+    home = client.get("/staff").get_data(as_text=True)
+    assert "campaign-select" in home
+    assert campaigns["city"].short_title in client.get("/taskforce").get_data(as_text=True)
+    response = client.post("/staff/campaign", data={
+        "csrf_token": csrf_from(home), "campaign": str(campaigns["county"].id)})
+    assert response.status_code == 302
+    short = campaigns["county"].short_title
+    assert short in client.get("/taskforce").get_data(as_text=True)
+    assert short in client.get("/ledger").get_data(as_text=True)
+    assert short in client.get("/taskforce/rules").get_data(as_text=True)
+    response = client.post("/staff/campaign", data={"csrf_token": csrf_from(home),
+                                                     "campaign": "99999"})
+    flashed = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "请选择一项本平台受理的专项整治" in flashed
+
+
+def test_hotline_operator_logs_calls_for_the_chosen_or_own_campaign(
+        client, db, login, make_user, campaigns):
+    login(make_user("operator"))
+    page = client.get("/staff/calls").get_data(as_text=True)
+    assert 'name="campaign"' in page
+    response = client.post("/staff/calls", data={
+        "csrf_token": csrf_from(page), "campaign": str(campaigns["county"].id),
+        "channel": "hotline", "text": COUNTY_TEXT, "caller_phone": "13800002222"})
+    assert response.status_code == 200
+    assert re.search(r"HZJT-\d{8}-\d{4}", response.get_data(as_text=True))
+
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+    login(make_user("operator", campaign_id=campaigns["county"].id))
+    page = client.get("/staff/calls").get_data(as_text=True)
+    assert 'name="campaign"' not in page
+    response = client.post("/staff/calls", data={
+        "csrf_token": csrf_from(page), "campaign": str(campaigns["city"].id),  # ignored
+        "channel": "hotline", "text": COUNTY_TEXT + "二", "caller_phone": "13800002223"})
+    assert re.search(r"HZJT-\d{8}-\d{4}", response.get_data(as_text=True))
+    assert "XNJT-" not in response.get_data(as_text=True)
+
+
+def test_admin_limits_an_account_to_a_campaign(client, db, login, make_user, campaigns):
+    login(make_user("admin"))
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "限于专项整治" in page
+    client.post("/admin/users", data={
+        "csrf_token": csrf_from(page), "username": "hz.desk", "display_name": "湟中专班",
+        "role": "taskforce", "campaign_id": str(campaigns["county"].id)})
+    client.post("/admin/users", data={
+        "csrf_token": csrf_from(page), "username": "all.admin", "display_name": "管理员二",
+        "role": "admin", "campaign_id": str(campaigns["county"].id)})
+    db.rollback()
+    users = {u.username: u for u in db.exec(select(User))}
+    assert users["hz.desk"].campaign_id == campaigns["county"].id
+    assert users["all.admin"].campaign_id is None  # admins work across campaigns
+    db.rollback()
+
+
+def test_api_token_of_a_limited_account_lists_only_its_campaign(
+        app, client, db, make_user, campaigns):
+    from app.api.credentials import issue_token
+
+    city = file_report(app, db, campaigns["city"].id, text=VAGUE)
+    county = file_report(app, db, campaigns["county"].id, text=VAGUE + "（湟中）")
+    user = make_user("taskforce", campaign_id=campaigns["county"].id)
+    secret = issue_token(db, user.username).secret
+    db.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    listed = client.get("/api/v1/reports?limit=200", headers=headers).get_json()
+    numbers = {r["tracking_no"] for r in listed["reports"]}
+    assert county.tracking_no in numbers and city.tracking_no not in numbers
+    assert client.get(f"/api/v1/reports/{city.id}", headers=headers).status_code == 404
+
+
+def test_seed_demo_loads_every_campaign_folder_and_a_limited_demo_account(app, db):
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "campaign xining-2023-129" in result.output
+    assert "campaign huangzhong-demo" in result.output
+    db.rollback()
+    county = db.exec(select(Campaign).where(Campaign.slug == "huangzhong-demo")).one()
+    limited = db.exec(select(User).where(User.username == "taskforce_hz")).one()
+    assert limited.campaign_id == county.id
+    db.rollback()
