@@ -25,7 +25,8 @@ _classifiers: dict[tuple, object] = {}
 
 def load_classifier(campaign_dir: Path, model_path: Path | None,
                     checklist: dict | None = None) -> object | None:
-    """The classifier for these data files, model and checklist (one per version)."""
+    """The classifier for these data files, model and checklist (one per version and
+    campaign folder: a new version replaces the old one of the same folder)."""
     from intake.classification import Classifier
 
     model = model_path if model_path and model_path.exists() else None
@@ -36,55 +37,82 @@ def load_classifier(campaign_dir: Path, model_path: Path | None,
            fingerprint, data_mtimes)
     with _lock:
         if key not in _classifiers:
-            _classifiers.clear()  # one version at a time: the old one is garbage
+            for old in [k for k in _classifiers if k[0] == key[0]]:
+                del _classifiers[old]  # the old version of this campaign is garbage
             _classifiers[key] = Classifier.load(campaign_dir, model, checklist)
         return _classifiers[key]
 
 
-def classify_function(app: Flask) -> Callable[[str, str], dict]:
-    """A `classify(text, channel) -> dict` that loads the classifier on first use."""
-    campaign_dir = Path(app.config["CAMPAIGN_DATA_DIR"]) / app.config["DEFAULT_CAMPAIGN"]
-    model_path = Path(app.config["CLASSIFIER_MODEL_PATH"])
+def model_for(app: Flask, campaign_dir: Path) -> Path:
+    """The trained model a campaign uses: its own `<model>-<slug>.npz` if trained, else the
+    default campaign's when it shares that checklist (data_from, no checklist of its own)."""
+    from notices.loader import data_parent
 
-    checklist = _StoredChecklist(app)
+    default_model = Path(app.config["CLASSIFIER_MODEL_PATH"])
+    default = app.config["DEFAULT_CAMPAIGN"]
+    if campaign_dir.name == default:
+        return default_model
+    own = default_model.with_name(f"{default_model.stem}-{campaign_dir.name}{default_model.suffix}")
+    if own.exists():
+        return own
+    if data_parent(campaign_dir) == default and not (campaign_dir / "checklist.yaml").exists():
+        return default_model
+    return own  # absent: the classifier runs on the checklist wording and cues alone
 
-    def classify(text: str, channel: str) -> dict:
-        classifier = load_classifier(campaign_dir, model_path, checklist.current())
+
+def classify_function(app: Flask) -> Callable[..., dict]:
+    """A `classify(text, channel, campaign_id=None) -> dict` that loads each campaign's
+    classifier on first use (None: the default campaign)."""
+    campaigns = _CampaignData(app)
+
+    def classify(text: str, channel: str, campaign_id: int | None = None) -> dict:
+        slug, checklist = campaigns.current(campaign_id)
+        data_dir = Path(app.config["CAMPAIGN_DATA_DIR"])
+        campaign_dir = data_dir / slug
+        if not (campaign_dir / "campaign.yaml").exists():
+            campaign_dir = data_dir / app.config["DEFAULT_CAMPAIGN"]
+        classifier = load_classifier(campaign_dir, model_for(app, campaign_dir), checklist)
         return classifier.classify(text, channel).to_dict()
 
     return classify
 
 
-class _StoredChecklist:
-    """The checklist as the task force edited it (keywords on the admin page), re-read from
-    the database at most every CHECK_SECONDS; None before the campaign is seeded."""
+class _CampaignData:
+    """Per campaign: its slug and checklist as the task force edited it (keywords on the
+    admin page), re-read from the database at most every CHECK_SECONDS. Before the
+    campaign is seeded the data files serve (checklist None)."""
 
     CHECK_SECONDS = 60.0
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.read_at = float("-inf")
-        self.document: dict | None = None
+        self.known: dict[int | None, tuple[float, str, dict | None]] = {}
 
-    def current(self) -> dict | None:
+    def current(self, campaign_id: int | None) -> tuple[str, dict | None]:
         now = time.monotonic()
-        if now - self.read_at >= self.CHECK_SECONDS:
-            self.read_at = now
-            self.document = self._read()
-        return self.document
+        read_at, slug, checklist = self.known.get(campaign_id, (float("-inf"), "", None))
+        if now - read_at >= self.CHECK_SECONDS:
+            slug, checklist = self._read(campaign_id)
+            self.known[campaign_id] = (now, slug, checklist)
+        return slug, checklist
 
-    def _read(self) -> dict | None:
+    def _read(self, campaign_id: int | None) -> tuple[str, dict | None]:
         from sqlmodel import Session
 
         from notices.loader import active_campaign, checklist_document
+        from notices.models import Campaign
 
+        default = self.app.config["DEFAULT_CAMPAIGN"]
         try:
             with Session(self.app.extensions["engine"]) as session:
-                campaign = active_campaign(session, self.app.config["DEFAULT_CAMPAIGN"])
-                return checklist_document(session, campaign.id) if campaign else None
+                campaign = session.get(Campaign, campaign_id) if campaign_id is not None \
+                    else active_campaign(session, default)
+                if campaign is None:
+                    return default, None
+                return campaign.slug, checklist_document(session, campaign.id)
         except Exception:  # no tables yet (before migrate): the data file serves
             log.warning("checklist not readable from the database; using the data file")
-            return None
+            return default, None
 
 
 def build_intake_services(app: Flask) -> IntakeServices:
@@ -107,15 +135,26 @@ def build_intake_services(app: Flask) -> IntakeServices:
 
 
 def warm_up(app: object) -> None:
-    """Load the classifier now (gunicorn calls this in the master before forking workers).
+    """Load every active campaign's classifier now (gunicorn calls this in the master
+    before forking workers).
 
     Anything that is not this app (the benchmark's hello-world) is left alone.
     """
     services = getattr(app, "extensions", {}).get("intake")
     if services is None or services.classify is None:
         return
+    from sqlmodel import Session
+
+    from notices.campaigns import active_campaigns
+
     with app.app_context():
-        services.classify("预热", "web")
+        try:
+            with Session(app.extensions["engine"]) as session:
+                ids = [c.id for c in active_campaigns(session)]
+        except Exception:  # before migrate: the default campaign's data files serve
+            ids = []
+        for campaign_id in ids or [None]:
+            services.classify("预热", "web", campaign_id)
     # Warming read the checklist from the database: forked workers must not inherit those
     # pooled connections (two processes on one socket corrupt each other's transactions).
     app.extensions["engine"].dispose()

@@ -80,7 +80,7 @@ class IntakeServices:
     max_file_bytes: int = 10 * 1024 * 1024
     public_base_url: str = ""
     taskforce_email: str = ""
-    classify: Callable[[str, str], dict] | None = None
+    classify: Callable[..., dict] | None = None  # (text, channel, campaign_id) -> dict
     # rate(session, tracking_no, rating, sender_phone) -> reply text; wired by routing.
     rate: Callable[[Session, str, str, str | None], str] | None = None
     after_register: list[Callable[[Session, Report], None]] = field(default_factory=list)
@@ -241,7 +241,8 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
         latitude=latitude, longitude=longitude, is_anonymous=reporter is None or anonymous,
         language=sub.language[:8])
     if services.classify is not None:
-        _apply_classification(report, services.classify(text, sub.channel.value))
+        _apply_classification(report, services.classify(text, sub.channel.value,
+                                                        sub.campaign_id))
 
     begin_write(session)
     if sub.source_ref:

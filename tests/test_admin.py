@@ -93,10 +93,10 @@ def test_keywords_edited_by_the_task_force_reach_the_classifier(app, client, log
                                                                  db, monkeypatch):
     from sqlmodel import select
 
-    from app.wiring import _StoredChecklist
+    from app.wiring import _CampaignData
     from notices.models import ChecklistItem
 
-    monkeypatch.setattr(_StoredChecklist, "CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(_CampaignData, "CHECK_SECONDS", 0.0)
     classify = app.extensions["intake"].classify
     text = "他们搞的那个蓝鲸专项考评表就是问题根源。"
     assert 3 not in classify(text, "web")["items"][:1]

@@ -292,3 +292,58 @@ def test_seed_demo_loads_every_campaign_folder_and_a_limited_demo_account(app, d
     limited = db.exec(select(User).where(User.username == "taskforce_hz")).one()
     assert limited.campaign_id == county.id
     db.rollback()
+
+
+def test_county_report_is_classified_and_routed_by_the_county_rules(app, db, campaigns):
+    from routing.models import Assignment, Unit
+
+    report = file_report(app, db, campaigns["county"].id, text=COUNTY_TEXT)
+    db.rollback()
+    report = db.get(Report, report.id)
+    assert report.tracking_no.startswith("HZJT-")
+    assert report.items and report.district == "湟中区"
+    unit = db.exec(select(Unit).join(Assignment, Assignment.unit_id == Unit.id)
+                   .where(Assignment.report_id == report.id)).one()
+    assert unit.code == "hzq"
+    db.rollback()
+
+
+def test_campaign_with_its_own_checklist_is_classified_against_it(app, db, tmp_path,
+                                                                 campaigns):
+    """A campaign folder with a checklist of its own gets no foreign model: its items come
+    from its own checklist wording."""
+    import shutil
+
+    import yaml
+
+    from app.wiring import model_for
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(ROOT / "notices" / "data", data_dir)
+    tiny = data_dir / "tiny-demo"
+    tiny.mkdir()
+    meta = yaml.safe_load((COUNTY_DIR / "campaign.yaml").read_text(encoding="utf-8"))
+    meta.update(slug="tiny-demo", tracking_prefix="TINY", channels={})
+    (tiny / "campaign.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True),
+                                        encoding="utf-8")
+    (tiny / "routing.yaml").write_text((COUNTY_DIR / "routing.yaml").read_text(
+        encoding="utf-8"), encoding="utf-8")
+    (tiny / "checklist.yaml").write_text(yaml.safe_dump({"categories": [{
+        "number": 1, "name": "出租车", "heading": "一、出租车",
+        "groups": [{"number": 1, "title": "出租车执法", "items": [
+            {"number": 1, "text": "出租车拒载、绕路、议价不打表", "keywords": ["拒载", "绕路"]},
+            {"number": 2, "text": "网约车平台派单不公", "keywords": ["派单"]}]}]}]},
+        allow_unicode=True), encoding="utf-8")
+    app.config["CAMPAIGN_DATA_DIR"] = data_dir
+    seed_campaign(db, tiny)
+    db.commit()
+    tiny_id = db.exec(select(Campaign.id).where(Campaign.slug == "tiny-demo")).one()
+    db.rollback()
+
+    assert not model_for(app, tiny).exists()
+    assert model_for(app, data_dir / "huangzhong-demo") == model_for(
+        app, data_dir / "xining-2023-129")
+    classify = app.extensions["intake"].classify
+    result = classify("昨晚在火车站打车，司机拒载还绕路，我要投诉。", "web", tiny_id)
+    assert result["items"][:1] == [1]
+    assert set(result["items"]) <= {1, 2}

@@ -211,12 +211,12 @@ def parse_request(session: Session, campaign: Campaign, form: Mapping[str, str])
         media_url=media_url)
 
 
-def classify_with_code(classify: Callable[[str, str], dict] | None,
-                       item: ChecklistItem) -> Callable[[str, str], dict]:
+def classify_with_code(classify: Callable[..., dict] | None,
+                       item: ChecklistItem) -> Callable[..., dict]:
     """The classifier, with the posted service_code put first among the items."""
 
-    def wrapped(text: str, channel: str) -> dict:
-        result = dict(classify(text, channel) if classify else {})
+    def wrapped(text: str, channel: str, *args: Any) -> dict:
+        result = dict(classify(text, channel, *args) if classify else {})
         items = [int(i) for i in result.get("items") or []]
         scores = list(result.get("scores") or [])
         by_item = dict(zip(items, scores, strict=False))
