@@ -151,13 +151,18 @@ def init_app(app: Flask) -> None:
     register_privacy_commands(app)
 
 
-def confirmed_examples() -> list[dict]:
-    """Reports whose classification the task force confirmed or corrected in triage."""
+def confirmed_examples(campaign_slugs: list[str] | None = None) -> list[dict]:
+    """Reports whose classification the task force confirmed or corrected in triage (of
+    these campaigns only, when given: the ones that share the model being trained)."""
     from intake.models import Report
+    from notices.models import Campaign
 
     with session_scope() as session:
-        rows = session.exec(select(Report).where(
-            Report.classification_confirmed == True)).all()  # noqa: E712
+        query = select(Report).where(Report.classification_confirmed == True)  # noqa: E712
+        if campaign_slugs is not None:
+            query = query.join(Campaign, Campaign.id == Report.campaign_id).where(
+                Campaign.slug.in_(campaign_slugs))
+        rows = session.exec(query).all()
         return [{"id": f"confirmed-{r.id}", "text": r.text, "items": list(r.items or []),
                  "kind": r.kind.value if r.kind else None, "agency": r.agency,
                  "jurisdiction": r.district, "channel": r.channel.value} for r in rows]

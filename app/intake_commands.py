@@ -32,14 +32,14 @@ intake_cli = AppGroup("intake", help="Classify reports and train the classifier.
 # Hook for examples confirmed or corrected by the task force in the triage queue.
 # The app wires a function returning dicts like the labelled JSONL lines
 # ({"text", "items", "kind", "agency", "jurisdiction"}); until then there are none.
-confirmed_examples_source: Callable[[], Iterable[dict[str, Any]]] | None = None
+confirmed_examples_source: Callable[..., Iterable[dict[str, Any]]] | None = None
 
 
-def confirmed_examples() -> list[dict[str, Any]]:
+def confirmed_examples(campaign_slugs: list[str] | None = None) -> list[dict[str, Any]]:
     """Examples confirmed in the triage queue ([] until the app wires the source)."""
     if confirmed_examples_source is None:
         return []
-    return list(confirmed_examples_source())
+    return list(confirmed_examples_source(campaign_slugs))
 
 
 def _campaign_dir() -> Path:
@@ -137,21 +137,36 @@ def classify_command(input_path: Path, output_path: Path) -> None:
     "output_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="default: CLASSIFIER_MODEL_PATH",
+    help="default: CLASSIFIER_MODEL_PATH (or <model>-<slug>.npz with --campaign)",
 )
-def train_command(labelled_dir: Path, output_path: Path | None) -> None:
-    """Train from intake/data/labelled/*.jsonl plus examples confirmed in triage."""
+@click.option("--campaign", "slug", default=None,
+              help="campaign folder with a checklist of its own (default: DEFAULT_CAMPAIGN)")
+def train_command(labelled_dir: Path, output_path: Path | None, slug: str | None) -> None:
+    """Train from intake/data/labelled/*.jsonl plus examples confirmed in triage (in the
+    campaigns that use the model being trained)."""
+    from app.wiring import model_for
+
+    data_dir = Path(current_app.config["CAMPAIGN_DATA_DIR"])
+    campaign_dir = data_dir / slug if slug else _campaign_dir()
+    if not (campaign_dir / "campaign.yaml").exists():
+        raise click.BadParameter(f"no campaign folder {campaign_dir}", param_hint="--campaign")
+    default_model = _model_path()
+    model_path = default_model if campaign_dir.name == current_app.config[
+        "DEFAULT_CAMPAIGN"] else default_model.with_name(
+            f"{default_model.stem}-{campaign_dir.name}{default_model.suffix}")
+    sharing = [p.parent.name for p in data_dir.glob("*/campaign.yaml")
+               if model_for(current_app, p.parent) == model_path] or [campaign_dir.name]
+    target = output_path or model_path
     examples: list[dict[str, Any]] = []
     for path in sorted(labelled_dir.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 examples.append(json.loads(line))
     shipped = len(examples)
-    examples.extend(confirmed_examples())
+    examples.extend(confirmed_examples(sharing))
     if not examples:
         raise click.ClickException(f"no labelled examples in {labelled_dir}")
-    model = train_model(examples, _campaign_dir())
-    target = output_path or _model_path()
+    model = train_model(examples, campaign_dir)
     model.save(target)
     click.echo(
         f"trained on {shipped} shipped + {len(examples) - shipped} confirmed examples; "

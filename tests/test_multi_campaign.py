@@ -347,3 +347,20 @@ def test_campaign_with_its_own_checklist_is_classified_against_it(app, db, tmp_p
     result = classify("昨晚在火车站打车，司机拒载还绕路，我要投诉。", "web", tiny_id)
     assert result["items"][:1] == [1]
     assert set(result["items"]) <= {1, 2}
+
+
+def test_training_takes_confirmed_examples_of_the_campaigns_sharing_the_model(
+        app, db, tmp_path, campaigns):
+    county = file_report(app, db, campaigns["county"].id, text=COUNTY_TEXT)
+    city = file_report(app, db, campaigns["city"].id, text=CITY_TEXT)
+    for report in (county, city):
+        report.classification_confirmed = True
+    db.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["intake", "train", "--output", str(tmp_path / "m.npz")])
+    assert result.exit_code == 0, result.output
+    # The county campaign shares the city's checklist and model: both confirmations count.
+    assert "+ 2 confirmed" in result.output
+    assert (tmp_path / "m.npz").exists()
+    result = runner.invoke(args=["intake", "train", "--campaign", "no-such-folder"])
+    assert result.exit_code != 0 and "no campaign folder" in result.output
