@@ -364,3 +364,29 @@ def test_training_takes_confirmed_examples_of_the_campaigns_sharing_the_model(
     assert (tmp_path / "m.npz").exists()
     result = runner.invoke(args=["intake", "train", "--campaign", "no-such-folder"])
     assert result.exit_code != 0 and "no campaign folder" in result.output
+
+
+def test_open311_jurisdiction_id_selects_the_campaign(live_url, db, campaigns):
+    import requests
+
+    from app.api.credentials import issue_key
+
+    key = issue_key(db, "county client").secret
+    db.commit()
+    base = live_url + "/open311/v2"
+    services = requests.get(f"{base}/services.json",
+                            params={"jurisdiction_id": "huangzhong-demo"}, timeout=30)
+    assert services.status_code == 200 and len(services.json()) == 36
+    created = requests.post(f"{base}/requests.json", timeout=30, data={
+        "api_key": key, "jurisdiction_id": "huangzhong-demo", "service_code": "5",
+        "description": COUNTY_TEXT, "address_string": "湟中区多巴镇",
+        "attribute[district]": "湟中区"})
+    assert created.status_code == 200, created.text
+    db.rollback()
+    report = db.exec(select(Report).where(Report.channel == Channel.api)).one()
+    assert report.campaign_id == campaigns["county"].id
+    assert report.tracking_no.startswith("HZJT-")
+    db.rollback()
+    unknown = requests.get(f"{base}/services.json", params={"jurisdiction_id": "beijing"},
+                           timeout=30)
+    assert unknown.status_code == 404 and "huangzhong-demo" in unknown.text

@@ -4,7 +4,7 @@ Wire rules: every resource in ``.json`` and ``.xml``; POST bodies form-encoded; 
 ``[{"code", "description"}]`` / ``<errors><error>`` with 400 (bad or missing input),
 403 (api_key missing, unknown or revoked), 404 (unknown service_code, request,
 token or jurisdiction_id), plus 429 (rate limit) and 503 (database busy, nothing stored).
-``jurisdiction_id`` is optional; when given it must be the campaign's slug.
+``jurisdiction_id`` is optional: a campaign's slug (default: DEFAULT_CAMPAIGN).
 The receipt code (查询码) is returned once, to the posting client, as the extension field
 ``receipt_code``; it is not part of GeoReport.
 """
@@ -26,8 +26,8 @@ from app.open311.formats import render, render_errors
 from app.open311.service import Open311Error
 from intake.registration import RegistrationError
 from intake.services import current_services
+from notices.campaigns import active_campaigns, by_slug, default_campaign
 from notices.db import get_session
-from notices.loader import active_campaign
 from notices.models import Campaign
 from notices.ratelimit import client_key, limiter
 
@@ -64,14 +64,13 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _campaign() -> Campaign:
+    """The campaign named by jurisdiction_id (its slug), else the default campaign."""
     db = get_session()
-    campaign = active_campaign(db, current_app.config["DEFAULT_CAMPAIGN"]) or active_campaign(db)
-    if campaign is None:
-        raise Open311Error(404, "no active campaign")
     jurisdiction = (request.values.get("jurisdiction_id") or "").strip()
-    if jurisdiction and jurisdiction != campaign.slug:
-        raise Open311Error(404, f"jurisdiction_id not found (this endpoint serves "
-                                f"{campaign.slug})")
+    campaign = by_slug(db, jurisdiction) if jurisdiction else default_campaign(db)
+    if campaign is None or not campaign.is_active:
+        served = ", ".join(c.slug for c in active_campaigns(db)) or "none"
+        raise Open311Error(404, f"jurisdiction_id not found (this endpoint serves: {served})")
     return campaign
 
 
