@@ -1,4 +1,5 @@
-"""The deadline sweep: warnings, 催办 → 督办 → 挂牌督办, and unrated closures. Idempotent.
+"""The deadline sweep: clues left in triage past the dispatch deadline, warnings,
+催办 → 督办 → 挂牌督办, and unrated closures. Idempotent.
 
 Safe to run every minute: each (assignment, deadline, level) is recorded once, by a
 unique constraint, and a message is queued only with the record that first creates it.
@@ -9,22 +10,63 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from intake.models import Event, Report
 from intake.models import ReportStatus as S
 from intake.registration import IntakeServices
+from notices.db import begin_write
 from notices.models import Campaign
 from notices.timeutil import as_utc, utcnow
 from routing import deadlines
 from routing.models import Assignment, Escalation, EscalationLevel
-from routing.transitions import SYSTEM, TransitionError, close_unrated, escalate
+from routing.notify import notify_taskforce
+from routing.transitions import INTAKE, SYSTEM, TransitionError, close_unrated, escalate
 
 
 @dataclass
 class SweepResult:
     escalations: list[tuple[str, str, str]] = field(default_factory=list)
     closed_unrated: list[str] = field(default_factory=list)
+    triage_overdue: list[str] = field(default_factory=list)
+
+
+def _triage_overdue(session: Session, services: IntakeServices, calendar, now: datetime,
+                    result: SweepResult) -> None:
+    """Clues waiting for the task force (new, in triage, or returned by a unit) longer than
+    `dispatch_days` working days since they arrived there: recorded once on the clue's
+    history and mailed to the task force once per stay."""
+    waiting = session.exec(select(Report).where(Report.status.in_(INTAKE))).all()
+    flagged: dict[int, datetime] = {}
+    for report_id, at in session.exec(select(Event.report_id, Event.at).where(
+            Event.kind == "triage_overdue", Event.report_id.in_([r.id for r in waiting]))):
+        flagged[report_id] = max(as_utc(at), flagged.get(report_id, as_utc(at)))
+    for report in waiting:
+        since = as_utc(report.updated_at or report.received_at)
+        if report.id in flagged and flagged[report.id] >= since:
+            continue
+        settings = deadlines.settings(session.get(Campaign, report.campaign_id))
+        if calendar.add_working_days(since, int(settings["dispatch_days"])) >= now:
+            continue
+        session.commit()  # end the read transaction: the record starts as a writer
+        try:
+            begin_write(session)
+            if session.exec(select(Event.id).where(Event.report_id == report.id,
+                                                   Event.kind == "triage_overdue",
+                                                   Event.at >= since)).first():
+                session.rollback()
+                continue
+            session.add(Event(report_id=report.id, kind="triage_overdue",
+                              data={"waiting_since": since.isoformat()}))
+            notify_taskforce(session, services, report, purpose="triage_overdue",
+                             text="线索超过分办时限仍未转办，请尽快分拣",
+                             dedupe=f"triage_overdue:{report.id}:{report.version}")
+            session.commit()
+        except IntegrityError:  # a parallel sweep recorded it first
+            session.rollback()
+            continue
+        result.triage_overdue.append(report.tracking_no)
 
 
 def _level_for(overdue_days: int, settings: dict) -> list[EscalationLevel]:
@@ -43,6 +85,7 @@ def sweep(session: Session, services: IntakeServices, now: datetime | None = Non
     now = as_utc(now) if now else utcnow()
     calendar = deadlines.work_calendar(session)
     result = SweepResult()
+    _triage_overdue(session, services, calendar, now, result)
     rows = session.exec(select(Report, Assignment).join(
         Assignment, (Assignment.report_id == Report.id) & (Assignment.is_current == True))  # noqa: E712
         .where(Report.status.in_([S.dispatched, S.reopened, S.acknowledged, S.rejected_reply]))

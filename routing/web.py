@@ -28,7 +28,7 @@ EVENT_LABELS = {
     "not_accepted": _l("不予受理"), "escalated_warning": _l("预警"),
     "escalated_reminder": _l("催办"), "escalated_supervision": _l("督办"),
     "escalated_listed": _l("挂牌督办"), "pii_revealed": _l("查看举报人信息"),
-    "classification_confirmed": _l("确认分类"),
+    "classification_confirmed": _l("确认分类"), "triage_overdue": _l("分办超时"),
 }
 
 STATUS_LABELS = {
