@@ -68,12 +68,37 @@ def find_for_tracker(session: Session, tracking_no: str, receipt_code: str) -> R
     return report
 
 
+# Steps of the report a duplicate was merged into that its reporter also sees (the
+# receipt and ratings belong to the other reporter).
+SHARED_AFTER_MERGE = frozenset({"dispatched", "acknowledged", "reply_approved", "reopened",
+                                "referred", "not_accepted", "closed"})
+
+
+def _public_events(session: Session, report_id: int) -> list[Event]:
+    return list(session.exec(select(Event).where(Event.report_id == report_id,
+                                                 Event.public == True)  # noqa: E712
+                             .order_by(Event.at, Event.id)))
+
+
 def public_view(session: Session, report: Report) -> PublicView:
-    events = session.exec(select(Event).where(Event.report_id == report.id,
-                                              Event.public == True)  # noqa: E712
-                          .order_by(Event.at, Event.id)).all()
+    """Status and public steps; a merged report also shows the progress and answer of the
+    report it was merged into, so its reporter needs no other receipt code."""
+    events = _public_events(session, report.id)
     steps = [PublicStep(e.at, str(EVENT_LABELS.get(e.kind, e.kind)), e.note) for e in events]
-    replies = [e.note for e in events if e.kind == "reply_approved" and e.note]
-    return PublicView(report.tracking_no, report.received_at, report.status,
-                      str(PUBLIC_STATUS.get(report.status, report.status.value)), steps,
-                      replies[-1] if replies else None)
+    status_label = str(PUBLIC_STATUS.get(report.status, report.status.value))
+    target = session.get(Report, report.duplicate_of_id) \
+        if report.status is ReportStatus.merged and report.duplicate_of_id else None
+    if target is not None:
+        shared = [e for e in _public_events(session, target.id) if e.kind in SHARED_AFTER_MERGE]
+        events += shared
+        steps += [PublicStep(e.at, str(_l("合并办理：%(step)s",
+                                          step=EVENT_LABELS.get(e.kind, e.kind))), e.note)
+                  for e in shared]
+        steps.sort(key=lambda step: step.at)
+        status_label = str(_l("%(merged)s（%(no)s：%(state)s）", merged=status_label,
+                              no=target.tracking_no,
+                              state=PUBLIC_STATUS.get(target.status, target.status.value)))
+    replies = [e.note for e in sorted(events, key=lambda e: e.at)
+               if e.kind == "reply_approved" and e.note]
+    return PublicView(report.tracking_no, report.received_at, report.status, status_label,
+                      steps, replies[-1] if replies else None)

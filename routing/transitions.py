@@ -253,7 +253,8 @@ def merge(session: Session, services: IntakeServices, report_id: int, into_track
     if target is None or target.id == report.id:
         raise TransitionError(_l("请填写另一条线索的正确受理编号。"))
     report.duplicate_of_id = target.id
-    note = f"与受理编号 {target.tracking_no} 反映的问题相同，合并办理，请以该编号查询结果。"
+    note = (f"与受理编号 {target.tracking_no} 反映的问题相同，合并办理；"
+            f"可继续用本编号和查询码查询进度，办理结果也会告知您。")
     _advance(session, report, "merge", actor, public=True, note=note,
              data={"into": target.tracking_no}, kind="merged")
     notify_citizen(session, services, report, purpose="merged",
@@ -419,6 +420,11 @@ def review(session: Session, services: IntakeServices, report_id: int, actor: Ac
         f"【专项整治】受理编号 {report.tracking_no} 办理结果：{answer.public_text}"
         f" 请回复“满意 {report.tracking_no}”“基本满意 {report.tracking_no}”或“不满意 "
         f"{report.tracking_no}”评价（邮件请在正文第一行回复），或在网上查询页面评价。"))
+    for duplicate in session.exec(select(Report).where(Report.duplicate_of_id == report.id,
+                                                       Report.status == S.merged)):
+        notify_citizen(session, services, duplicate, purpose="result", text=(
+            f"【专项整治】受理编号 {duplicate.tracking_no}（与 {report.tracking_no} 合并办理）"
+            f"办理结果：{answer.public_text}"))
     return answer
 
 

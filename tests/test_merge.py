@@ -1,0 +1,90 @@
+"""并单: a duplicate is merged through the triage page, never dropped; its reporter follows
+the merged-into report with their own receipt and is told its result."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from intake.models import Event, Report
+from intake.models import ReportStatus as S
+from intake.outbox import Message
+from intake.tracking import public_view
+from routing import transitions as t
+from tests.conftest import csrf_from
+from tests.support.flow import file_report
+
+DUPLICATE = "执法人员在检查站随便拦车，态度很差。"  # no place: waits in triage
+
+
+def _triage(report_id: int, **fields: str) -> dict[str, str]:
+    return {f"r{report_id}-{name}": value for name, value in fields.items()}
+
+
+def _messages(app, db, report_id: int, purpose: str) -> list[tuple[str, str]]:
+    vault = app.extensions["pii"]
+    return [(vault.decrypt(m.recipient_enc), vault.decrypt(m.body_enc)) for m in db.exec(
+        select(Message).where(Message.report_id == report_id, Message.purpose == purpose))]
+
+
+def test_duplicate_merged_in_triage_follows_and_learns_the_result(
+        app, db, client, login, make_user, campaign_id):
+    services = app.extensions["intake"]
+    first = file_report(app, db, campaign_id)  # dispatched to 湟中区交通运输局
+    duplicate = file_report(app, db, campaign_id, text=DUPLICATE, phone="13800002222",
+                            name="王五")
+    assert duplicate.status is S.triage
+    first_id, dup_id, first_no = first.id, duplicate.id, first.tracking_no
+
+    login(make_user("taskforce"))
+    page = client.get("/taskforce/triage").get_data(as_text=True)
+    response = client.post(f"/taskforce/triage/{dup_id}", data={
+        "csrf_token": csrf_from(page), **_triage(dup_id, action="merge", kind="complaint",
+                                                 items="8", merge_into=first_no.lower())},
+        follow_redirects=True)
+    assert "已处理线索" in response.get_data(as_text=True)
+    db.rollback()
+    merged = db.get(Report, dup_id, populate_existing=True)
+    assert merged.status is S.merged and merged.duplicate_of_id == first_id
+    note = _messages(app, db, dup_id, "merged")
+    assert note and note[0][0] == "+8613800002222" and first_no in note[0][1]
+    assert "可继续用本编号和查询码查询进度" in note[0][1]
+
+    unit_user = make_user("unit", unit_code="hzq")
+    desk = make_user("taskforce")
+    t.acknowledge(db, services, first_id, unit_user)
+    t.reply(db, services, first_id, unit_user, finding="属实", measures="已约谈执法人员",
+            public_text="经核实属实，已约谈相关执法人员并整改。")
+    t.review(db, services, first_id, desk, approve=True)
+    db.commit()
+
+    told = _messages(app, db, dup_id, "result")
+    assert told and told[0][0] == "+8613800002222"
+    assert "经核实属实" in told[0][1] and first_no in told[0][1]
+    assert "13800001111" not in told[0][1]  # nothing of the other reporter
+    view = public_view(db, db.get(Report, dup_id, populate_existing=True))
+    assert view.public_reply == "经核实属实，已约谈相关执法人员并整改。"
+    assert first_no in view.status_label
+    labels = [step.label for step in view.steps]
+    assert any("合并办理" in label and "签收" in label for label in labels)
+    assert not any("评价" in label for label in labels)
+    # The duplicate cannot be rated: its reporter only follows.
+    assert db.get(Report, dup_id, populate_existing=True).status is S.merged
+    db.rollback()
+
+
+def test_merge_into_an_unknown_number_changes_nothing(app, db, client, login, make_user,
+                                                     campaign_id):
+    duplicate = file_report(app, db, campaign_id, text=DUPLICATE)
+    dup_id = duplicate.id
+    login(make_user("taskforce"))
+    page = client.get("/taskforce/triage").get_data(as_text=True)
+    response = client.post(f"/taskforce/triage/{dup_id}", data={
+        "csrf_token": csrf_from(page), **_triage(dup_id, action="merge", kind="complaint",
+                                                 items="8", merge_into="XNJT-20000101-9999")},
+        follow_redirects=True)
+    assert "请填写另一条线索的正确受理编号" in response.get_data(as_text=True)
+    db.rollback()
+    assert db.get(Report, dup_id, populate_existing=True).status is S.triage
+    assert not db.exec(select(Event).where(Event.report_id == dup_id,
+                                           Event.kind == "classification_confirmed")).all()
+    db.rollback()
