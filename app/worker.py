@@ -178,9 +178,11 @@ def deliver_due(session_factory: SessionFactory, gateways: Gateways | Mapping[st
                 error = DeliveryError(f"unexpected {type(exc).__name__}")
 
         if error is None:
-            if _finish(session_factory, message_id, attempts,
-                       {"status": MessageStatus.sent, "provider_id": str(provider_id)[:128],
-                        "sent_at": now, "last_error": ""}):
+            done = {"status": MessageStatus.sent, "provider_id": str(provider_id)[:128],
+                    "sent_at": now, "last_error": ""}
+            if purpose == "ack":  # delivered: the receipt code need not be kept any longer
+                done["body_enc"] = vault.encrypt(REDACTED)
+            if _finish(session_factory, message_id, attempts, done):
                 sent += 1
             continue
 
@@ -207,7 +209,9 @@ def redact_old_acks(session: Session, vault: PiiVault, now: datetime | None = No
                     retention: timedelta = ACK_RETENTION, limit: int = 500) -> int:
     """Replace the body of acknowledgements older than `retention` with "[redacted]".
 
-    Acknowledgements carry the receipt code, which must not linger once delivered. An
+    Acknowledgements carry the receipt code, which must not linger: delivery redacts its
+    own; this catches the failed ones and those answered inline (TwiML) once retry and
+    replay windows are over. An
     encrypted "[redacted]" is one Fernet block; every acknowledgement (campaign title,
     tracking number, code: well over 16 bytes) is longer, so rows still to do are found by
     ciphertext length without decrypting anything.

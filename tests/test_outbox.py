@@ -265,6 +265,18 @@ def test_old_acknowledgements_are_redacted(app, db):
     db.commit()
 
 
+def test_a_delivered_acknowledgement_keeps_no_receipt_code(app, db, factory, twilio):
+    vault = app.extensions["pii"]
+    ack = "【专项整治】您反映的问题已受理，受理编号 XNJT-20261127-0001。查询码 ABCD-EFGH-JKMN-PQRS。"
+    [ack_id] = queue(app, db, purpose="ack", body=ack)
+    [notice_id] = queue(app, db, purpose="notice", body="办理结果")
+    assert deliver(app, factory) == 2
+    assert any("ABCD-EFGH-JKMN-PQRS" in m.body for m in twilio.messages)  # it was sent
+    assert vault.decrypt(fetch(db, ack_id).body_enc) == REDACTED
+    assert fetch(db, ack_id).status is MessageStatus.sent
+    assert vault.decrypt(fetch(db, notice_id).body_enc).startswith("办理结果")
+
+
 def test_a_claim_whose_worker_died_is_taken_again_after_the_lease(app, db, factory):
     [message_id] = queue(app, db)
     now = utcnow()
