@@ -1,4 +1,8 @@
-"""Attachments: type checked by content, images re-encoded without EXIF/GPS, random names.
+"""Attachments: type checked by content, images re-encoded without EXIF/GPS, PDFs rewritten
+without their metadata, embedded files or scripts, random names.
+
+Videos are stored as sent: no maintained library here rewrites MP4/QuickTime/WebM metadata
+(creation time, device, location) without ffmpeg.
 
 Files live in UPLOAD_DIR (outside static) and are only ever served to authorised staff.
 """
@@ -11,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import pikepdf
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -79,6 +84,134 @@ def _reencode_image(data: bytes) -> tuple[bytes, str, str] | None:
         return None
 
 
+# Keys dropped from every dictionary of a PDF: XMP packets (document, pages, images, fonts),
+# the private data of the program that made it (Illustrator keeps a whole copy there),
+# actions run on open, close, print or page view, and associated (embedded) files.
+PDF_DROPPED_KEYS = ("/Metadata", "/PieceInfo", "/AA", "/AF", "/OpenAction")
+# Actions that run code, start programs or send data; links (/URI, /GoTo) stay.
+PDF_DROPPED_ACTIONS = {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/GoToE"}
+
+
+def _pdf_dictionaries(pdf: pikepdf.Pdf):
+    """Every dictionary in the file, direct or indirect, each once."""
+    seen: set[tuple[int, int]] = set()
+    todo: list = [pdf.trailer]
+    while todo:
+        obj = todo.pop()
+        if not isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream, pikepdf.Array)):
+            continue  # numbers, strings, names and null hold nothing
+        if obj.is_indirect:
+            if obj.objgen in seen:
+                continue
+            seen.add(obj.objgen)
+        if isinstance(obj, pikepdf.Array):
+            todo.extend(obj)
+        else:
+            yield obj
+            todo.extend(obj[key] for key in list(obj.keys()))
+
+
+# JPEG segments kept inside a PDF's images: JFIF (APP0), the colour profile (APP2), Adobe's
+# colour transform (APP14). EXIF and XMP (APP1), Photoshop/IPTC (APP13), the other
+# application segments and comments go.
+JPEG_KEPT_APPS = {0xE0, 0xE2, 0xEE}
+
+
+def _strip_jpeg(data: bytes) -> bytes:
+    """The JPEG without EXIF, XMP, IPTC or comments, the image data untouched; as it was
+    if it cannot be parsed."""
+    if not data.startswith(b"\xff\xd8"):
+        return data
+    out, pos = [data[:2]], 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:  # start of scan: the image data follows
+            out.append(data[pos:])
+            return b"".join(out)
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE) or marker in JPEG_KEPT_APPS:
+            out.append(data[pos:end])
+        pos = end
+    return data
+
+
+def _is_jpeg_image(obj) -> bool:
+    if not isinstance(obj, pikepdf.Stream) or obj.get("/Subtype") != pikepdf.Name.Image:
+        return False
+    filters = obj.get("/Filter")
+    filters = list(filters) if isinstance(filters, pikepdf.Array) else [filters]
+    return filters == [pikepdf.Name.DCTDecode]
+
+
+def _is_dropped_action(obj) -> bool:
+    return isinstance(obj, pikepdf.Dictionary) and (
+        "/JS" in obj or str(obj.get("/S", "")) in PDF_DROPPED_ACTIONS)
+
+
+def _clean_pdf(data: bytes) -> bytes | None:
+    """The PDF rewritten without what can identify its author or act on its reader.
+
+    Removed: the document information dictionary (Author, Creator, Producer, dates), the
+    document ID, every XMP /Metadata stream, /PieceInfo, EXIF/XMP/IPTC segments of JPEG
+    images (the pixels are not re-encoded), embedded and associated files
+    (file attachment annotations too), document-level JavaScript, /OpenAction, /AA and
+    any JavaScript, Launch, SubmitForm, ImportData or GoToE action, and the author (/T) of
+    comments. The file is written anew, unencrypted, so nothing old stays in its bytes.
+    None if it cannot be opened (damaged, or encrypted with a password) or has no page.
+    """
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if len(pdf.pages) == 0:
+                return None
+            for key in ("/Info", "/ID"):
+                if key in pdf.trailer:
+                    del pdf.trailer[key]
+            names = pdf.Root.get("/Names")
+            if isinstance(names, pikepdf.Dictionary):
+                for key in ("/EmbeddedFiles", "/JavaScript"):
+                    if key in names:
+                        del names[key]
+            if "/Collection" in pdf.Root:  # a portfolio: its files were just removed
+                del pdf.Root["/Collection"]
+            for page in pdf.pages:
+                annots = page.obj.get("/Annots")
+                if not isinstance(annots, pikepdf.Array):
+                    continue
+                kept = [a for a in annots if not (isinstance(a, pikepdf.Dictionary)
+                        and a.get("/Subtype") == pikepdf.Name.FileAttachment)]
+                if len(kept) != len(annots):
+                    page.obj["/Annots"] = pikepdf.Array(kept)
+                for annot in kept:
+                    # A comment's /T is its author; a form field's (widget's) is its name.
+                    if isinstance(annot, pikepdf.Dictionary) and "/T" in annot and \
+                            annot.get("/Subtype") != pikepdf.Name.Widget:
+                        del annot["/T"]
+            for obj in list(_pdf_dictionaries(pdf)):
+                for key in PDF_DROPPED_KEYS:
+                    if key in obj:
+                        del obj[key]
+                for key in ("/A", "/Next"):
+                    if key in obj and _is_dropped_action(obj[key]):
+                        del obj[key]
+                chain = obj.get("/Next")
+                if isinstance(chain, pikepdf.Array):
+                    obj["/Next"] = pikepdf.Array([a for a in chain if not _is_dropped_action(a)])
+            for obj in pdf.objects:
+                if _is_jpeg_image(obj):
+                    raw = obj.read_raw_bytes()
+                    stripped = _strip_jpeg(raw)
+                    if stripped != raw:
+                        obj.write(stripped, filter=obj.Filter, decode_parms=obj.get("/DecodeParms"))
+            out = io.BytesIO()
+            pdf.save(out, linearize=False, encryption=False, fix_metadata_version=False)
+            return out.getvalue()
+    except (pikepdf.PdfError, pikepdf.PasswordError, RuntimeError, ValueError, RecursionError):
+        return None
+
+
 def prepare(files: list[IncomingFile], *, max_files: int, max_bytes: int) -> list[tuple[bytes, str, str, str]]:
     """Check every file before anything is written: (data, content_type, ext, original name).
 
@@ -103,6 +236,11 @@ def prepare(files: list[IncomingFile], *, max_files: int, max_bytes: int) -> lis
             if content_type is None:
                 raise UploadError(_l("附件“%(name)s”不是可接受的照片、视频或 PDF 文件。", name=name))
             data = incoming.data
+            if content_type == "application/pdf":
+                data = _clean_pdf(data)
+                if data is None:
+                    raise UploadError(_l("附件“%(name)s”无法作为 PDF 打开（文件已损坏或设有密码），"
+                                         "请去掉密码后重新上传。", name=name))
             ext = {"application/pdf": ".pdf", "video/mp4": ".mp4", "video/quicktime": ".mov",
                    "video/webm": ".webm"}[content_type]
         prepared.append((data, content_type, ext, name))
