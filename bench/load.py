@@ -709,8 +709,8 @@ def bench_hello(args: argparse.Namespace, root: Path, stopper: Stopper) -> WrkRe
 
 
 CATEGORIES = [  # first match wins, walking the call tree from the top
-    ("receipt-code scrypt hash", lambda f: f.function in ("generate_password_hash",
-                                                          "check_password_hash")),
+    ("receipt-code hash", lambda f: f.function in ("hash_code", "check_code")
+     and f.file_path.endswith("/intake/receipts.py")),
     ("classification (jieba, model)", lambda f: "/intake/classification/" in f.file_path),
     ("template rendering", lambda f: f.function in ("render_template", "_render")
      and ("flask" in f.file_path or "jinja2" in f.file_path)),
@@ -720,6 +720,50 @@ CATEGORIES = [  # first match wins, walking the call tree from the top
     ("CSRF / session signing", lambda f: any(
         s in f.file_path for s in ("/flask_wtf/", "/itsdangerous/"))),
 ]
+
+
+def _in(path: str, *names: str):
+    """A frame matcher: one of the functions `names` in a file ending with `path`."""
+    return lambda f: f.file_path.endswith(path) and (not names or f.function in names)
+
+
+# By step of the request (first match wins, walking from the top). A "container" step takes
+# its own time and whatever of its callees no later step claims.
+STEPS = [
+    ("auto-dispatch (assignment, deadlines, notices)", _in("/routing/dispatch.py", "auto_dispatch")),
+    ("receipt-code hash", _in("/intake/receipts.py", "hash_code", "check_code")),
+    ("classification", lambda f: f.file_path.endswith("/app/wiring.py") and f.function == "classify"
+     or "/intake/classification/" in f.file_path),
+    ("tracking counter", _in("/intake/receipts.py", "next_tracking_no")),
+    ("duplicate check", _in("/intake/registration.py", "_find_duplicate")),
+    ("sanitising (bleach)", _in("/intake/sanitize.py", "clean_text")),
+    ("commit", lambda f: f.function == "commit" and "/sqlalchemy/" in f.file_path),
+    ("tracker: find + public view", _in("/intake/tracking.py")),
+    ("campaign lookup", lambda f: "/notices/campaigns.py" in f.file_path
+     or f.function == "active_campaign"),
+    ("template rendering", lambda f: f.function in ("render_template", "_render")
+     and ("flask" in f.file_path or "jinja2" in f.file_path)),
+    ("form, CSRF, session cookie", lambda f: any(
+        s in f.file_path for s in ("/flask_wtf/", "/wtforms/", "/itsdangerous/"))
+     or f.function in ("save_session", "open_session")),
+]
+CONTAINERS = [("registration: validation, inserts, flushes",
+               _in("/intake/registration.py", "register"))]
+
+
+def _attribute_steps(frame, totals: dict[str, float], default: str = "other (Flask, "
+                     "Werkzeug, limiter, Babel, SMS/TwiML)") -> None:
+    for name, match in STEPS:
+        if frame.file_path and match(frame):
+            totals[name] = totals.get(name, 0.0) + frame.time
+            return
+    for name, match in CONTAINERS:
+        if frame.file_path and match(frame):
+            default = name
+    own = frame.time - sum(child.time for child in frame.children)
+    totals[default] = totals.get(default, 0.0) + max(0.0, own)
+    for child in frame.children:
+        _attribute_steps(child, totals, default)
 
 
 def _attribute(frame, totals: dict[str, float]) -> None:
@@ -774,6 +818,9 @@ def profile_submissions(args: argparse.Namespace, root: Path, stopper: Stopper,
                                content_type="application/x-www-form-urlencoded")
         assert response.status_code == 302, response.status_code
 
+    receipts: list[tuple[str, str]] = []
+    receipt_re = re.compile(r"受理编号 ([A-Z0-9]+-\d+-\d+).*?查询码 ([0-9A-Z-]{19})")
+
     def sms_submission(i: int) -> None:
         sid = "SM" + secrets.token_hex(16)
         params = {"MessageSid": sid, "AccountSid": TWILIO_ACCOUNT, "From": mobile(rng),
@@ -781,29 +828,55 @@ def profile_submissions(args: argparse.Namespace, root: Path, stopper: Stopper,
         url = f"http://{HOST}:{port}/sms/inbound"
         response = client.post("/sms/inbound", data=params, headers={
             "X-Twilio-Signature": validator.compute_signature(url, params)})
-        assert response.status_code == 200 and "受理编号" in response.get_data(as_text=True)
+        reply = response.get_data(as_text=True)
+        assert response.status_code == 200 and "受理编号" in reply
+        found = receipt_re.search(reply)
+        if found and len(receipts) < 200:
+            receipts.append(found.groups())
+
+    track_token: list[str] = []
+
+    def tracker_lookup(i: int) -> None:
+        if not track_token:
+            page = client.get("/track").get_data(as_text=True)
+            track_token.append(token_re.search(page).group(1))
+        number, code = receipts[i % len(receipts)]
+        body = urllib.parse.urlencode({"csrf_token": track_token[0], "tracking_no": number,
+                                       "receipt_code": code})
+        response = client.post("/track", data=body,
+                               content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 200, response.status_code
 
     count = 40 if args.quick else 200
     print(f"\nProfile (pyinstrument, in-process test client, {kind}, production settings, "
-          f"{count} submissions each; gunicorn and HTTP parsing not included)")
-    for label, submit in (("web form GET+POST", web_submission), ("SMS webhook", sms_submission)):
+          f"{count} requests each; gunicorn and HTTP parsing not included)")
+    for label, submit in (("web form GET+POST", web_submission), ("SMS webhook", sms_submission),
+                          ("tracker lookup", tracker_lookup)):
         for i in range(5):
             submit(i)  # warm: classifier, templates, connection pool
         profiler = Profiler(interval=0.0005)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         profiler.start()
         for i in range(count):
             submit(i)
         profiler.stop()
         wall = time.perf_counter() - started
+        cpu = time.thread_time() - cpu_started
         totals: dict[str, float] = {}
+        steps: dict[str, float] = {}
         session = profiler.last_session
         _attribute(session.root_frame(), totals)
+        _attribute_steps(session.root_frame(), steps)
         sampled = sum(totals.values()) or 1.0
-        print(f"  {label}: {wall / count * 1000:.1f} ms per submission "
-              f"(single thread, no concurrency)")
+        print(f"  {label}: {wall / count * 1000:.1f} ms per request, {cpu / count * 1000:.1f} ms "
+              f"of it on the CPU (single thread, no concurrency; profiler overhead included)")
+        print("    by library:")
         for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
-            print(f"    {name:<34} {seconds / count * 1000:7.2f} ms  {seconds / sampled:6.1%}")
+            print(f"      {name:<46} {seconds / count * 1000:7.2f} ms  {seconds / sampled:6.1%}")
+        print("    by step:")
+        sampled = sum(steps.values()) or 1.0
+        for name, seconds in sorted(steps.items(), key=lambda kv: -kv[1]):
+            print(f"      {name:<46} {seconds / count * 1000:7.2f} ms  {seconds / sampled:6.1%}")
         out = workdir.parent / f"profile-{label.split()[0]}.txt"
         text = profiler.output_text(unicode=True, color=False, show_all=False)
         out.write_text(text)
