@@ -154,9 +154,10 @@ def _find_duplicate(session: Session, report: Report, reporter: Reporter | None)
     """An earlier report from the same sender, or of the same plate and place, in the window."""
     since = as_utc(report.received_at) - DUPLICATE_WINDOW
     query = select(Report.id).where(Report.campaign_id == report.campaign_id,
-                                    Report.id != report.id,
                                     Report.received_at >= since,
                                     Report.duplicate_of_id.is_(None))
+    if report.id is not None:
+        query = query.where(Report.id != report.id)
     if reporter is not None and (reporter.phone_hash or reporter.email_hash):
         conditions = []
         if reporter.phone_hash:
@@ -234,7 +235,9 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
     report = Report(
         campaign_id=sub.campaign_id, tracking_no="", receipt_hash=hash_code(code),
         channel=sub.channel, source_ref=sub.source_ref, received_at=received_at,
-        status=ReportStatus.received, text=text,
+        # Received and moved to triage in this one transaction (two events below): the
+        # row is inserted in its final state, which saves an UPDATE.
+        status=ReportStatus.triage, text=text,
         place_text=clean_text(sub.place_text, multiline=False)[:255],
         district=sub.district or None,
         occurred_text=clean_text(sub.occurred_text, multiline=False)[:64], plate=plate,
@@ -258,9 +261,10 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
         report.reporter_id = reporter.id
     report.tracking_no = next_tracking_no(session, campaign.id, campaign.tracking_prefix,
                                           received_at)
+    # Before the insert, so the row goes in complete (no UPDATE for a duplicate).
+    report.duplicate_of_id = _find_duplicate(session, report, reporter)
     session.add(report)
     session.flush()
-    report.duplicate_of_id = _find_duplicate(session, report, reporter)
 
     stored: list[StoredFile] = store(prepared, services.upload_dir) if prepared else []
     try:
@@ -273,7 +277,6 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
                           actor_id=sub.actor_id,
                           data={"channel": sub.channel.value,
                                 "duplicate_of": report.duplicate_of_id}))
-        report.status = ReportStatus.triage
         session.add(Event(report_id=report.id, kind="triage", public=False,
                           data={"confidence": report.confidence}))
         ack = acknowledgement_text(report, code, campaign, services.public_base_url)
