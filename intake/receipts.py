@@ -58,18 +58,29 @@ def check_code(stored_hash: str | None, typed: str) -> bool:
 def next_tracking_no(session: Session, campaign_id: int, prefix: str, at: datetime) -> str:
     """PREFIX-YYYYMMDD-NNNN, the day in China Standard Time, unique per campaign.
 
-    On PostgreSQL the counter moves in its own short transaction, so the row lock is not
-    held until the registration commits (a failed registration leaves a gap, never a
-    duplicate). SQLite has one writer anyway: there it moves in the caller's transaction.
+    On PostgreSQL the counter moves in its own one-statement transaction (an upsert on a
+    connection in autocommit mode), so the row lock is not held until the registration
+    commits (a failed registration leaves a gap, never a duplicate). SQLite has one writer
+    anyway: there it moves in the caller's transaction.
     """
     day = to_cst(at).strftime("%Y%m%d")
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        with bind.connect() as conn:
-            number = _increment(conn, campaign_id, day)
-            conn.commit()
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            number = conn.execute(_pg_upsert(campaign_id, day)).scalar_one()
         return f"{prefix}-{day}-{number:04d}"
     return f"{prefix}-{day}-{_increment(session, campaign_id, day):04d}"
+
+
+def _pg_upsert(campaign_id: int, day: str) -> sa.Insert:
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING: atomic, one round trip."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    table = TrackingCounter.__table__
+    statement = insert(table).values(campaign_id=campaign_id, day=day, last=1)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.campaign_id, table.c.day],
+        set_={"last": table.c.last + 1}).returning(table.c.last)
 
 
 def _increment(conn, campaign_id: int, day: str) -> int:
