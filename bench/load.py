@@ -919,10 +919,10 @@ def per_cpu(res: WrkResult) -> float:
 
 
 def print_report(args: argparse.Namespace, hello: WrkResult, runs: list[DbRun]) -> int:
-    import multiprocessing
+    import runpy
 
-    workers = os.environ.get("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2 + 1))
-    threads = os.environ.get("GUNICORN_THREADS", "2")
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))  # the settings gunicorn used
+    workers, threads = conf["workers"], conf["threads"]
     print("\n" + "=" * 100)
     print(f"Machine: {machine()}")
     print(f"gunicorn.conf.py: {workers} workers x {threads} threads (gthread); "
