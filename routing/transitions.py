@@ -23,7 +23,7 @@ from intake.uploads import IncomingFile, UploadError, discard, prepare, store
 from notices.db import begin_write
 from notices.models import Campaign
 from notices.timeutil import CST, as_utc, utcnow
-from routing import deadlines
+from routing import deadlines, messages
 from routing.models import (
     Assignment,
     Escalation,
@@ -231,7 +231,7 @@ def refer(session: Session, services: IntakeServices, report_id: int, actor: Act
     if unit is not None and unit.email:
         notify_unit(session, services, unit, report, purpose="referral", text="移交线索")
     notify_citizen(session, services, report, purpose="referred",
-                   text=f"【专项整治】受理编号 {report.tracking_no}：{public_note}")
+                   text=messages.referred_text(report, unit.name if unit else None))
 
 
 def not_accept(session: Session, services: IntakeServices, report_id: int, actor: Actor, *,
@@ -258,7 +258,7 @@ def merge(session: Session, services: IntakeServices, report_id: int, into_track
     _advance(session, report, "merge", actor, public=True, note=note,
              data={"into": target.tracking_no}, kind="merged")
     notify_citizen(session, services, report, purpose="merged",
-                   text=f"【专项整治】受理编号 {report.tracking_no}：{note}")
+                   text=messages.merged_text(report, target))
     return target
 
 
@@ -416,15 +416,12 @@ def review(session: Session, services: IntakeServices, report_id: int, actor: Ac
     session.add(Event(report_id=report.id, kind="reviewed", actor_id=actor.id, note=note))
     _advance(session, report, "approve", actor, public=True, note=answer.public_text,
              data={"reply_id": answer.id}, kind="reply_approved")
-    notify_citizen(session, services, report, purpose="result", text=(
-        f"【专项整治】受理编号 {report.tracking_no} 办理结果：{answer.public_text}"
-        f" 请回复“满意 {report.tracking_no}”“基本满意 {report.tracking_no}”或“不满意 "
-        f"{report.tracking_no}”评价（邮件请在正文第一行回复），或在网上查询页面评价。"))
+    notify_citizen(session, services, report, purpose="result",
+                   text=messages.result_text(report, answer.public_text))
     for duplicate in session.exec(select(Report).where(Report.duplicate_of_id == report.id,
                                                        Report.status == S.merged)):
-        notify_citizen(session, services, duplicate, purpose="result", text=(
-            f"【专项整治】受理编号 {duplicate.tracking_no}（与 {report.tracking_no} 合并办理）"
-            f"办理结果：{answer.public_text}"))
+        notify_citizen(session, services, duplicate, purpose="result",
+                       text=messages.merged_result_text(duplicate, report, answer.public_text))
     return answer
 
 

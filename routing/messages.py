@@ -1,0 +1,45 @@
+"""What the citizen is told by SMS or e-mail, in the language they reported in.
+
+A report made on the English pages (`Report.language == "en"`) is answered in English;
+every other report in Chinese. The unit's own answer is quoted as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from intake.models import Report
+
+
+def in_reporters_language(report: Report, build: Callable[[], str]) -> str:
+    with force_locale("en" if report.language == "en" else "zh_Hans_CN"):
+        return build()
+
+
+def result_text(report: Report, answer: str) -> str:
+    return in_reporters_language(report, lambda: _(
+        "【专项整治】受理编号 %(no)s 办理结果：%(answer)s 请回复“满意 %(no)s”“基本满意 %(no)s”"
+        "或“不满意 %(no)s”评价（邮件请在正文第一行回复），或在网上查询页面评价。",
+        no=report.tracking_no, answer=answer))
+
+
+def merged_result_text(report: Report, target: Report, answer: str) -> str:
+    return in_reporters_language(report, lambda: _(
+        "【专项整治】受理编号 %(no)s（与 %(target)s 合并办理）办理结果：%(answer)s",
+        no=report.tracking_no, target=target.tracking_no, answer=answer))
+
+
+def merged_text(report: Report, target: Report) -> str:
+    return in_reporters_language(report, lambda: _(
+        "【专项整治】受理编号 %(no)s：与受理编号 %(target)s 反映的问题相同，合并办理；"
+        "可继续用本编号和查询码查询进度，办理结果也会告知您。",
+        no=report.tracking_no, target=target.tracking_no))
+
+
+def referred_text(report: Report, unit_name: str | None) -> str:
+    return in_reporters_language(report, lambda: _(
+        "【专项整治】受理编号 %(no)s：您反映的问题属于%(unit)s职责范围，已移交其处理。",
+        no=report.tracking_no, unit=unit_name or _("有权处理的部门")))

@@ -1,0 +1,60 @@
+"""A citizen who reported on the English pages is answered in English; others in Chinese."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from intake.models import Channel
+from intake.models import ReportStatus as S
+from intake.outbox import Message
+from intake.registration import Submission, register
+from routing import transitions as t
+from tests.support.flow import TEXT_HZ
+
+POLICE = "城西区交警大队民警在五四大街违规扣分，电子警察抓拍后又现场罚款，驾驶证被记12分。"
+
+
+def _file(app, db, campaign_id: int, text: str, language: str, email: str):
+    receipt = register(db, Submission(campaign_id=campaign_id, channel=Channel.web, text=text,
+                                      email=email, anonymous=False, language=language),
+                       app.extensions["intake"])
+    db.commit()
+    return receipt.report
+
+
+def _bodies(app, db, report_id: int, purpose: str) -> list[str]:
+    vault = app.extensions["pii"]
+    return [vault.decrypt(m.body_enc) for m in db.exec(
+        select(Message).where(Message.report_id == report_id, Message.purpose == purpose))]
+
+
+def test_result_and_referral_follow_the_reporters_language(app, db, campaign_id, make_user):
+    with app.app_context():  # as in every view, command and the worker
+        _result_and_referral(app, db, campaign_id, make_user)
+
+
+def _result_and_referral(app, db, campaign_id: int, make_user) -> None:
+    services = app.extensions["intake"]
+    english = _file(app, db, campaign_id, TEXT_HZ, "en", "visitor@example.com")
+    chinese = _file(app, db, campaign_id, TEXT_HZ + "又一次", "zh", "laowang@example.cn")
+    assert english.status is S.dispatched and chinese.status is S.dispatched
+    unit_user, desk = make_user("unit", unit_code="hzq"), make_user("taskforce")
+    for report in (english, chinese):
+        t.acknowledge(db, services, report.id, unit_user)
+        t.reply(db, services, report.id, unit_user, finding="属实", measures="已整改",
+                public_text="经核实属实，已整改。")
+        t.review(db, services, report.id, desk, approve=True)
+    db.commit()
+    [english_result] = _bodies(app, db, english.id, "result")
+    [chinese_result] = _bodies(app, db, chinese.id, "result")
+    assert english_result.startswith(f"[Campaign] Report {english.tracking_no}, result:")
+    assert "经核实属实，已整改。" in english_result  # the unit's answer is quoted as written
+    assert f"“满意 {english.tracking_no}” (satisfied)" in english_result
+    assert chinese_result.startswith(f"【专项整治】受理编号 {chinese.tracking_no} 办理结果")
+
+    referred = _file(app, db, campaign_id, POLICE, "en", "visitor2@example.com")
+    assert referred.status is S.referred
+    [note] = _bodies(app, db, referred.id, "referred")
+    assert note.startswith(f"[Campaign] Report {referred.tracking_no}: the problem")
+    assert "市公安局交通警察支队" in note
+    db.rollback()
