@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -66,35 +67,36 @@ def classify_function(app: Flask) -> Callable[..., dict]:
     campaigns = _CampaignData(app)
 
     def classify(text: str, channel: str, campaign_id: int | None = None) -> dict:
-        slug, checklist = campaigns.current(campaign_id)
-        data_dir = Path(app.config["CAMPAIGN_DATA_DIR"])
-        campaign_dir = data_dir / slug
-        if not (campaign_dir / "campaign.yaml").exists():
-            campaign_dir = data_dir / app.config["DEFAULT_CAMPAIGN"]
-        classifier = load_classifier(campaign_dir, model_for(app, campaign_dir), checklist)
-        return classifier.classify(text, channel).to_dict()
+        return campaigns.classifier(campaign_id).classify(text, channel).to_dict()
 
     return classify
 
 
 class _CampaignData:
-    """Per campaign: its slug and checklist as the task force edited it (keywords on the
-    admin page), re-read from the database at most every CHECK_SECONDS. Before the
+    """Per campaign: its classifier, built from its data folder, model and checklist as the
+    task force edited it (keywords on the admin page, gazetteer file). Those are looked at
+    again at most every CHECK_SECONDS, so a submission pays a dictionary look-up. Before the
     campaign is seeded the data files serve (checklist None)."""
 
     CHECK_SECONDS = 60.0
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.known: dict[int | None, tuple[float, str, dict | None]] = {}
+        self.known: dict[int | None, tuple[float, Any]] = {}
 
-    def current(self, campaign_id: int | None) -> tuple[str, dict | None]:
+    def classifier(self, campaign_id: int | None) -> Any:
         now = time.monotonic()
-        read_at, slug, checklist = self.known.get(campaign_id, (float("-inf"), "", None))
-        if now - read_at >= self.CHECK_SECONDS:
+        read_at, classifier = self.known.get(campaign_id, (float("-inf"), None))
+        if classifier is None or now - read_at >= self.CHECK_SECONDS:
             slug, checklist = self._read(campaign_id)
-            self.known[campaign_id] = (now, slug, checklist)
-        return slug, checklist
+            data_dir = Path(self.app.config["CAMPAIGN_DATA_DIR"])
+            campaign_dir = data_dir / slug
+            if not (campaign_dir / "campaign.yaml").exists():
+                campaign_dir = data_dir / self.app.config["DEFAULT_CAMPAIGN"]
+            classifier = load_classifier(campaign_dir, model_for(self.app, campaign_dir),
+                                         checklist)
+            self.known[campaign_id] = (now, classifier)
+        return classifier
 
     def _read(self, campaign_id: int | None) -> tuple[str, dict | None]:
         from sqlmodel import Session

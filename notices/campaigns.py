@@ -31,9 +31,11 @@ def by_slug(db: Session, slug: str) -> Campaign | None:
 
 def default_campaign(db: Session) -> Campaign | None:
     """The configured DEFAULT_CAMPAIGN if it is active, else the oldest active campaign."""
-    campaigns = active_campaigns(db)
-    wanted = current_app.config.get("DEFAULT_CAMPAIGN")
-    return next((c for c in campaigns if c.slug == wanted), campaigns[0] if campaigns else None)
+    wanted = by_slug(db, current_app.config.get("DEFAULT_CAMPAIGN") or "")
+    if wanted is not None and wanted.is_active:
+        return wanted
+    return db.exec(select(Campaign).where(Campaign.is_active == True)  # noqa: E712
+                   .order_by(Campaign.id)).first()
 
 
 def public_campaign(db: Session, slug: str | None = None) -> Campaign:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from intake.models import Attachment, Event, Report
@@ -160,7 +161,8 @@ def _advance(session: Session, report: Report, action: str, actor: Actor, *,
                              .values(**values))
     if result.rowcount != 1:
         raise ConcurrentChange(_l("该线索刚被其他人处理过，请刷新页面后再操作。"))
-    session.refresh(report)
+    for name, value in values.items():  # what the row now holds, without reading it back
+        set_committed_value(report, name, value)
     session.add(Event(report_id=report.id, kind=kind or action.rstrip("_"), public=public,
                       actor_id=actor.id, note=note, data=data or {}))
 
@@ -169,11 +171,12 @@ def _campaign(session: Session, report: Report) -> Campaign:
     return session.get(Campaign, report.campaign_id)
 
 
-def _new_assignment(session: Session, report: Report, unit: Unit, actor: Actor,
-                    round_: int) -> Assignment:
-    for old in session.exec(select(Assignment).where(Assignment.report_id == report.id,
-                                                     Assignment.is_current == True)):  # noqa: E712
+def _new_assignment(session: Session, report: Report, unit: Unit, actor: Actor) -> Assignment:
+    """The report's next round; earlier assignments stop being current."""
+    earlier = session.exec(select(Assignment).where(Assignment.report_id == report.id)).all()
+    for old in earlier:
         old.is_current = False
+    round_ = len(earlier) + 1
     settings = deadlines.settings(_campaign(session, report))
     calendar = deadlines.work_calendar(session)
     now = utcnow()
@@ -206,9 +209,7 @@ def dispatch(session: Session, services: IntakeServices, report_id: int, unit_id
     unit = _unit(session, unit_id)
     if unit.kind is UnitKind.external:
         raise TransitionError(_l("外部单位请使用“移交”。"))
-    rounds = session.exec(select(sa.func.count()).select_from(Assignment)
-                          .where(Assignment.report_id == report.id)).one()
-    assignment = _new_assignment(session, report, unit, actor, rounds + 1)
+    assignment = _new_assignment(session, report, unit, actor)
     _advance(session, report, "dispatch", actor, public=True, note="",
              data={"unit_id": unit.id, "unit": unit.name, "note": clean_text(note)[:500],
                    "reply_due_at": assignment.reply_due_at.isoformat()}, kind="dispatched")
@@ -448,7 +449,7 @@ def rate(session: Session, services: IntakeServices, report_id: int, rating: str
     assignment = current_assignment(session, report.id)
     if reopen:
         unit = session.get(Unit, assignment.unit_id)
-        new = _new_assignment(session, report, unit, actor, assignment.round + 1)
+        new = _new_assignment(session, report, unit, actor)
         session.add(Escalation(report_id=report.id, assignment_id=new.id, due_kind="feedback",
                                level=EscalationLevel.supervision, by_id=actor.id,
                                note="群众不满意，重办督办"))
