@@ -16,6 +16,8 @@ from pathlib import Path
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 from sqlmodel import Session, select
@@ -189,11 +191,15 @@ def _similar(session: Session, report_id: int, text: str) -> bool:
 
 def acknowledgement_text(report: Report, code: str | None, campaign: Campaign,
                          base_url: str) -> str:
-    lines = [f"【{campaign.short_title}】您反映的问题已受理，受理编号 {report.tracking_no}。"]
-    if code:
-        lines.append(f"查询码 {format_code(code)}（请妥善保存，仅发送一次）。")
-    lines.append(f"查询进度：{base_url.rstrip('/')}/track；短信回复“查询 受理编号 查询码”亦可查询。")
-    return "".join(lines)
+    """受理回执 in the language the citizen reported in (English pages: English)."""
+    with force_locale("en" if report.language == "en" else "zh_Hans_CN"):
+        lines = [_("【%(campaign)s】您反映的问题已受理，受理编号 %(no)s。",
+                   campaign=campaign.short_title, no=report.tracking_no)]
+        if code:
+            lines.append(_("查询码 %(code)s（请妥善保存，仅发送一次）。", code=format_code(code)))
+        lines.append(_("查询进度：%(url)s；短信回复“查询 受理编号 查询码”亦可查询。",
+                       url=f"{base_url.rstrip('/')}/track"))
+        return " ".join(lines) if report.language == "en" else "".join(lines)
 
 
 def register(session: Session, sub: Submission, services: IntakeServices) -> Receipt:

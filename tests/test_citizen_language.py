@@ -58,3 +58,21 @@ def _result_and_referral(app, db, campaign_id: int, make_user) -> None:
     assert note.startswith(f"[Campaign] Report {referred.tracking_no}: the problem")
     assert "市公安局交通警察支队" in note
     db.rollback()
+
+
+def test_acknowledgement_follows_the_language_of_the_report_page(app, db, client):
+    from tests.conftest import csrf_from
+
+    client.get("/lang/en")
+    page = client.get("/report").get_data(as_text=True)
+    response = client.post("/report", data={
+        "csrf_token": csrf_from(page), "text": TEXT_HZ, "identity": "named",
+        "email": "visitor@example.com", "consent": "y"})
+    assert response.status_code == 302
+    db.rollback()
+    vault = app.extensions["pii"]
+    [ack] = [vault.decrypt(m.body_enc) for m in db.exec(
+        select(Message).where(Message.purpose == "ack"))]
+    assert "Your report has been registered as XNJT-" in ack
+    assert "Receipt code" in ack and "/track" in ack
+    db.rollback()
