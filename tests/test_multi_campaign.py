@@ -390,3 +390,21 @@ def test_open311_jurisdiction_id_selects_the_campaign(live_url, db, campaigns):
     unknown = requests.get(f"{base}/services.json", params={"jurisdiction_id": "beijing"},
                            timeout=30)
     assert unknown.status_code == 404 and "huangzhong-demo" in unknown.text
+
+
+def test_ledger_entries_of_another_campaign_are_not_found(app, client, db, login, make_user,
+                                                         campaigns):
+    from app.ledger import entries as ledger
+    from routing.models import Unit
+
+    everyone = make_user("taskforce")
+    unit = db.exec(select(Unit).where(Unit.code == "hzq")).one()
+    city_entry = ledger.create(db, everyone, campaign_id=campaigns["city"].id,
+                               category="执法不规范", symptom="随意拦车检查",
+                               measures="规范检查点设置", unit_id=unit.id,
+                               deadline_text="2023年9月30日前", source="self_check")
+    db.commit()
+    entry_id = city_entry.id
+    login(make_user("taskforce", campaign_id=campaigns["county"].id))
+    assert client.get(f"/ledger/{entry_id}").status_code == 404
+    assert "随意拦车检查" not in client.get("/ledger").get_data(as_text=True)

@@ -69,7 +69,8 @@ def visible(session: Session, actor, campaign_id: int, *, status: str | None = N
 def get_for(session: Session, actor, entry_id: int) -> LedgerEntry:
     """:raise LedgerError 404: no such entry; 403: another unit's entry."""
     entry = session.get(LedgerEntry, entry_id)
-    if entry is None:
+    scope = getattr(actor, "campaign_id", None)  # an account limited to one campaign
+    if entry is None or scope is not None and entry.campaign_id != scope:
         raise LedgerError(_l("台账条目不存在。"), 404)
     if _role(actor) == "unit" and entry.unit_id != actor.unit_id:
         raise LedgerError(_l("该台账条目不属于本单位。"), 403)

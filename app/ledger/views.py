@@ -20,6 +20,7 @@ from intake.models import Event, Report
 from notices.access import current_staff, staff_required
 from notices.campaigns import staff_campaign
 from notices.db import begin_write, get_session
+from notices.models import Campaign
 from notices.timeutil import to_cst, utcnow
 from routing.forms import ActionForm
 from routing.models import Unit, UnitKind
@@ -124,7 +125,7 @@ def entry(entry_id: int):
     session = get_session()
     item = _entry(entry_id)
     staff = current_staff()
-    campaign = staff_campaign(session)
+    campaign = session.get(Campaign, item.campaign_id)
     form = _entry_form(session, campaign, formdata=None) if staff.role in DESK else None
     if form is not None:
         form.process(obj=item)
@@ -161,8 +162,8 @@ def progress(entry_id: int):
 @staff_required(*DESK)
 def edit(entry_id: int):
     session = get_session()
-    _entry(entry_id)
-    form = _entry_form(session, staff_campaign(session))
+    item = _entry(entry_id)
+    form = _entry_form(session, session.get(Campaign, item.campaign_id))
     if form.validate_on_submit():
         _commit_or_flash(ledger.edit, entry_id, category=form.category.data,
                          symptom=form.symptom.data, measures=form.measures.data,
