@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, send_file, session, url_for
 from flask_babel import gettext as _
 
-from intake.models import Attachment
+from intake.models import Attachment, Report
 from notices.access import current_staff, staff_required
+from notices.campaigns import in_scope
 from notices.db import get_session
 from notices.ratelimit import limiter
 from routing import transitions
@@ -45,6 +46,9 @@ def attachment(attachment_id: int):
     staff = current_staff()
     if staff.role == "unit" and unit_assignment(db, item.report_id, staff.unit_id) is None:
         abort(403)
+    report = db.get(Report, item.report_id) if item.report_id else None
+    if report is not None and not in_scope(report.campaign_id):
+        abort(404)
     path = current_app.config["UPLOAD_DIR"] / item.stored_name
     if not path.exists():
         abort(404)

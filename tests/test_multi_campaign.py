@@ -408,3 +408,25 @@ def test_ledger_entries_of_another_campaign_are_not_found(app, client, db, login
     login(make_user("taskforce", campaign_id=campaigns["county"].id))
     assert client.get(f"/ledger/{entry_id}").status_code == 404
     assert "随意拦车检查" not in client.get("/ledger").get_data(as_text=True)
+
+
+def test_attachment_of_another_campaign_is_not_served(app, client, db, login, make_user,
+                                                      campaigns):
+    import io
+
+    from intake.models import Attachment
+    from tests.support.files import jpeg_with_gps
+
+    page = client.get("/report").get_data(as_text=True)
+    client.post("/report", data={"csrf_token": csrf_from(page), "text": CITY_TEXT,
+                                 "identity": "anonymous", "consent": "y",
+                                 "attachments": [(io.BytesIO(jpeg_with_gps()), "a.jpg")]},
+                content_type="multipart/form-data")
+    attachment_id = db.exec(select(Attachment.id)).one()
+    db.rollback()
+    login(make_user("taskforce", campaign_id=campaigns["county"].id))
+    assert client.get(f"/attachments/{attachment_id}").status_code == 404
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/staff").get_data(
+        as_text=True))})
+    login(make_user("taskforce"))
+    assert client.get(f"/attachments/{attachment_id}").status_code == 200
