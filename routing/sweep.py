@@ -22,7 +22,15 @@ from notices.timeutil import as_utc, utcnow
 from routing import deadlines
 from routing.models import Assignment, Escalation, EscalationLevel
 from routing.notify import notify_taskforce
-from routing.transitions import INTAKE, SYSTEM, TransitionError, close_unrated, escalate
+from routing.overdue import due_for
+from routing.transitions import (
+    INTAKE,
+    SYSTEM,
+    WITH_UNIT,
+    TransitionError,
+    close_unrated,
+    escalate,
+)
 
 
 @dataclass
@@ -88,16 +96,14 @@ def sweep(session: Session, services: IntakeServices, now: datetime | None = Non
     _triage_overdue(session, services, calendar, now, result)
     rows = session.exec(select(Report, Assignment).join(
         Assignment, (Assignment.report_id == Report.id) & (Assignment.is_current == True))  # noqa: E712
-        .where(Report.status.in_([S.dispatched, S.reopened, S.acknowledged, S.rejected_reply]))
+        .where(Report.status.in_(WITH_UNIT))
     ).all()
     settings_by_campaign: dict[int, dict] = {}
     for report, assignment in rows:
         settings = settings_by_campaign.setdefault(
             report.campaign_id, deadlines.settings(session.get(Campaign, report.campaign_id)))
-        if report.status in (S.dispatched, S.reopened):
-            due_kind, due = "acknowledge", as_utc(assignment.acknowledge_due_at)
-        else:
-            due_kind, due = "reply", as_utc(assignment.reply_due_at)
+        due_kind, due = due_for(report.status, assignment.acknowledge_due_at,
+                                assignment.reply_due_at)
         done = set(session.exec(select(Escalation.level).where(
             Escalation.assignment_id == assignment.id, Escalation.due_kind == due_kind)))
         wanted: list[EscalationLevel] = []

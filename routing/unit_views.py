@@ -7,16 +7,16 @@ from flask_babel import gettext as _
 from sqlmodel import select
 
 from intake.models import Attachment, Report, Reporter
-from intake.models import ReportStatus as S
 from intake.pii import mask_phone
 from intake.services import current_services
 from intake.uploads import IncomingFile
 from notices.access import current_staff, staff_required
 from notices.db import get_session
-from notices.timeutil import as_utc, utcnow
+from notices.timeutil import utcnow
 from routing import deadlines, transitions
 from routing.forms import ActionForm, ExtensionForm, ReasonForm, ReplyForm
 from routing.models import Assignment, Reply, Unit
+from routing.overdue import due_for, is_overdue
 from routing.scope import unit_assignment
 from routing.web import (
     EVENT_LABELS,
@@ -64,14 +64,15 @@ def inbox():
     now = utcnow()
     entries = []
     for report, assignment in rows:
-        due = as_utc(assignment.acknowledge_due_at if report.status in (S.dispatched, S.reopened)
-                     else assignment.reply_due_at)
+        _kind, due = due_for(report.status, assignment.acknowledge_due_at,
+                             assignment.reply_due_at)
         open_ = report.status in transitions.WITH_UNIT
         left = calendar.working_days_between(now, due) if now < due else \
             -calendar.overdue_working_days(due, now)
         entries.append({"report": report, "assignment": assignment, "due": due,
                         "text": unit_text(session, report, vault)[:60],
-                        "left": left, "overdue": open_ and now > due, "open": open_,
+                        "left": left, "overdue": is_overdue(report.status, assignment, now),
+                        "open": open_,
                         "status": STATUS_LABELS.get(report.status.value, report.status.value)})
     entries.sort(key=lambda e: (not e["open"], e["due"]))
     unit = session.get(Unit, staff.unit_id)

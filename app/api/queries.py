@@ -17,8 +17,9 @@ from sqlmodel import Session, select
 from app.models import User
 from intake.models import Event, Report
 from intake.models import ReportStatus as S
-from notices.timeutil import as_utc, iso_cst, utcnow
+from notices.timeutil import iso_cst, utcnow
 from routing.models import Assignment, Escalation, Reply, Unit
+from routing.overdue import is_overdue
 from routing.scope import unit_assignment, unit_report_ids
 from routing.transitions import OPEN, WITH_UNIT, current_assignment
 from routing.web import unit_text
@@ -244,7 +245,7 @@ def dashboard(session: Session, user: User) -> dict[str, Any]:
             row["open"] += 1
         if status in WITH_UNIT:
             row["with_unit"] += 1
-            if as_utc(assignment.reply_due_at) < now:
+            if is_overdue(status, assignment, now):
                 row["overdue"] += 1
     escalations = session.exec(select(Escalation.level, sa.func.count()).group_by(
         Escalation.level)).all() if is_desk(user) else []

@@ -30,6 +30,7 @@ from intake.models import Event, Report
 from intake.models import ReportStatus as S
 from routing import deadlines
 from routing.models import Assignment, Escalation, Feedback, Rating
+from routing.overdue import UNSIGNED
 from routing.transitions import OPEN, WITH_UNIT
 
 RATINGS = [Rating.satisfied.value, Rating.basically_satisfied.value, Rating.unsatisfied.value,
@@ -238,12 +239,12 @@ class Facts:
 
     def _overdue(self, now: float) -> np.ndarray:
         r = self.r
+        """The array twin of routing.overdue.is_overdue."""
         with_unit = np.isin(r["status"], [STATUSES.index(s.value) for s in WITH_UNIT])
-        unsigned = np.isin(r["status"], [STATUSES.index(S.dispatched.value),
-                                         STATUSES.index(S.reopened.value)])
+        unsigned = np.isin(r["status"], [STATUSES.index(s.value) for s in UNSIGNED])
         with np.errstate(invalid="ignore"):
-            return with_unit & (r["cur_aid"] >= 0) & (
-                (r["cur_due"] < now) | (unsigned & (r["cur_ack_due"] < now)))
+            return with_unit & (r["cur_aid"] >= 0) & np.where(
+                unsigned, r["cur_ack_due"] < now, r["cur_due"] < now)
 
     def mask(self, f: Filters, *, with_unit: bool = True, now: float | None = None):
         r = self.r

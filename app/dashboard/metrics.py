@@ -19,9 +19,10 @@ from app.dashboard.filters import Filters
 from app.dashboard.workdays import WorkClock, median_p90
 from intake.models import Event, Report
 from intake.models import ReportStatus as S
-from notices.timeutil import as_utc, utcnow
+from notices.timeutil import utcnow
 from routing import deadlines
 from routing.models import Assignment, Escalation, Feedback, Rating, Unit
+from routing.overdue import due_for, overdue_conditions
 from routing.transitions import WITH_UNIT
 
 DIMENSIONS = ("status", "channel", "category", "district", "unit", "item")
@@ -38,19 +39,6 @@ def conditions(session: Session, f: Filters, *, with_unit: bool = True) -> list:
         conds.append(select(Assignment.id).where(*overdue_conditions())
                      .correlate_except(Assignment).exists())
     return conds
-
-
-def overdue_conditions(now: datetime | None = None) -> list:
-    """Current assignments of open clues whose acknowledge or reply deadline has passed."""
-    now = now or utcnow()
-    return [
-        Assignment.is_current == sa.true(),
-        Assignment.report_id == Report.id,
-        Report.status.in_(WITH_UNIT),
-        sa.or_(Assignment.reply_due_at < now,
-               sa.and_(Report.status.in_((S.dispatched, S.reopened)),
-                       Assignment.acknowledge_due_at < now)),
-    ]
 
 
 def _current_assignment_join():
@@ -311,11 +299,8 @@ def overdue_rows(session: Session, report_ids: list[int],
 def _overdue_row(session: Session, values, now: datetime) -> OverdueRow:
     (rid, no, category, status, unit_id, unit, ack_due, reply_due, acked, rank) = values
     status = getattr(status, "value", status)
-    ack_late = acked is None and status in (S.dispatched.value, S.reopened.value) \
-        and as_utc(ack_due) < now
-    due_kind, due_at = ("acknowledge", ack_due) if ack_late and as_utc(reply_due) >= now \
-        else ("reply", reply_due)
-    return OverdueRow(rid, no, category, status, unit_id, unit, due_kind, as_utc(due_at),
+    due_kind, due_at = due_for(status, ack_due, reply_due)
+    return OverdueRow(rid, no, category, status, unit_id, unit, due_kind, due_at,
                       deadlines.work_calendar(session).overdue_working_days(due_at, now),
                       RANK_LEVEL.get(rank or 0))
 
