@@ -76,9 +76,13 @@ def header_recipients(raw: bytes) -> list[str]:
     from email.utils import getaddresses
 
     message = message_from_bytes(raw, policy=compat32)
-    values = [str(v) for name in ("Delivered-To", "X-Original-To", "To", "Cc")
-              for v in message.get_all(name) or []]
-    return [address for _name, address in getaddresses(values) if address]
+
+    def addresses(*names: str) -> list[str]:
+        values = [str(v) for name in names for v in message.get_all(name) or []]
+        return [address for _name, address in getaddresses(values) if address]
+
+    # What the delivering MTA wrote wins over what the sender wrote.
+    return addresses("Delivered-To", "X-Original-To") or addresses("To", "Cc")
 
 
 def _import(raw: bytes, recipients: list[str]) -> None:
@@ -96,7 +100,7 @@ def _import(raw: bytes, recipients: list[str]) -> None:
         try:
             with session_scope() as session:
                 campaign = campaign_for_message(session, recipients)
-                if campaign is None:
+                if campaign is None or not campaign.is_active:
                     click.echo("refused: no active campaign", err=True)
                     sys.exit(EX_DATAERR)
                 campaign_id = campaign.id

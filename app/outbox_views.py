@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlmodel import func, select
 
 from intake.models import Report
 from intake.outbox import Message, MessageStatus
 from notices.access import staff_required
-from notices.campaigns import scope_clause
+from notices.campaigns import in_scope, scope_clause
 from notices.db import begin_write, get_session
 from notices.timeutil import utcnow
 from routing.forms import ActionForm
@@ -37,6 +37,11 @@ def retry(message_id: int):
         session.commit()
         begin_write(session)
         message = session.get(Message, message_id)
+        report = session.get(Report, message.report_id) if message and message.report_id \
+            else None
+        if message is not None and not in_scope(report.campaign_id if report else None):
+            session.rollback()
+            abort(404)
         if message is not None and message.status is MessageStatus.failed:
             message.status, message.attempts, message.next_attempt_at = (
                 MessageStatus.queued, 0, utcnow())

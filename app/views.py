@@ -49,16 +49,17 @@ def home():
         if view is not None and user.role in getattr(view, "required_roles", ()):
             links.append({"url": url_for(endpoint), "label": label})
     db = get_session()
-    campaign = staff_campaign(db) if user.role != "unit" else None
-    choices = [c for c in active_campaigns(db) if in_scope(c.id)] if campaign else []
+    campaign = staff_campaign(db)
+    choices = [c for c in active_campaigns(db) if in_scope(c.id)]
     return render_template("staff/home.html", user=user, staff_links=links, campaign=campaign,
                            campaign_choices=choices if len(choices) > 1 else [])
 
 
 @bp.post("/staff/campaign")
-@staff_required("admin", "taskforce", "operator", "inspector")
+@staff_required()
 def choose_campaign():
-    """Which campaign the dashboard, ledger, rules and search pages show (remembered)."""
+    """Which campaign the dashboard, ledger, rules and search pages show (remembered); a
+    unit's inbox shows the clues of every campaign, its ledger and search the chosen one."""
     db = get_session()
     wanted = request.form.get("campaign", type=int)
     chosen = next((c for c in active_campaigns(db) if c.id == wanted and in_scope(c.id)), None)

@@ -33,7 +33,12 @@ def load_classifier(campaign_dir: Path, model_path: Path | None,
     model = model_path if model_path and model_path.exists() else None
     fingerprint = hashlib.sha256(json.dumps(checklist, sort_keys=True, ensure_ascii=False)
                                  .encode()).hexdigest() if checklist else None
-    data_mtimes = tuple(p.stat().st_mtime_ns for p in sorted(Path(campaign_dir).glob("*.yaml")))
+    from notices.loader import data_parent
+
+    parent = data_parent(campaign_dir)  # files taken from another campaign count too
+    folders = [Path(campaign_dir)] + ([Path(campaign_dir).parent / parent] if parent else [])
+    data_mtimes = tuple(p.stat().st_mtime_ns for folder in folders
+                        for p in sorted(folder.glob("*.yaml")))
     key = (str(campaign_dir), str(model), model.stat().st_mtime_ns if model else None,
            fingerprint, data_mtimes)
     with _lock:

@@ -189,7 +189,7 @@ def inbound() -> Response:
 
     db = get_session()
     campaign = campaign_for_number(db, form.get("To"))
-    if campaign is None:
+    if campaign is None or not campaign.is_active:
         return _twiml(_("专项整治活动已结束，暂不受理短信反映。"))
     submission = Submission(
         campaign_id=campaign.id, channel=Channel.sms, text=body, anonymous=False,

@@ -78,7 +78,7 @@ class IntakeHandler:
                 with Session(engine, expire_on_commit=False) as db:
                     try:
                         campaign = campaign_for_message(db, recipients or [], self.campaign_slug)
-                        if campaign is None:
+                        if campaign is None or not campaign.is_active:
                             return _REASONS["campaign"]
                         campaign_id = campaign.id
                         db.commit()  # end the read transaction: registration writes

@@ -86,8 +86,12 @@ def public_view(session: Session, report: Report) -> PublicView:
     events = _public_events(session, report.id)
     steps = [PublicStep(e.at, str(EVENT_LABELS.get(e.kind, e.kind)), e.note) for e in events]
     status_label = str(PUBLIC_STATUS.get(report.status, report.status.value))
-    target = session.get(Report, report.duplicate_of_id) \
-        if report.status is ReportStatus.merged and report.duplicate_of_id else None
+    target = report
+    for _hop in range(10):  # a report merged into one that was merged in turn: the last
+        if target.status is not ReportStatus.merged or not target.duplicate_of_id:
+            break
+        target = session.get(Report, target.duplicate_of_id)
+    target = target if target is not report else None
     if target is not None:
         shared = [e for e in _public_events(session, target.id) if e.kind in SHARED_AFTER_MERGE]
         events += shared

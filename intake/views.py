@@ -137,6 +137,7 @@ def console():
     form = CallForm()
     form.campaign.choices = [(c.id, c.short_title) for c in campaigns]
     campaign = next((c for c in campaigns if c.id == form.campaign.data), None)
+    chosen_elsewhere = form.campaign.data is not None and campaign is None
     if campaign is None:
         default = default_campaign(db)
         campaign = default if default in campaigns else campaigns[0]
@@ -144,7 +145,10 @@ def console():
     if staff.role == "inspector":
         form.channel.data = "inspection"
     saved = None
-    if form.validate_on_submit():
+    if request.method == "POST" and chosen_elsewhere:
+        # Never file a call under another campaign than the one asked for.
+        form.campaign.errors = [_("所选专项整治不存在、已结束或不在您的职责范围内。")]
+    elif form.validate_on_submit():
         channel = Channel.inspection if staff.role == "inspector" else Channel(
             form.channel.data if form.channel.data in ("hotline", "inspection") else "hotline")
         submission = Submission(

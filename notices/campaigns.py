@@ -68,11 +68,16 @@ def _digits(number: str) -> str:
     return digits[2:] if digits.startswith("86") and len(digits) > 11 else digits
 
 
+def _all_campaigns(db: Session) -> list[Campaign]:
+    return list(db.exec(select(Campaign).order_by(Campaign.id)))
+
+
 def campaign_for_number(db: Session, number: str | None) -> Campaign | None:
-    """The active campaign that publishes this SMS service number, else the default."""
+    """The campaign that publishes this SMS service number (even if it has ended, so that
+    the sender is told so), else the default campaign."""
     wanted = _digits(number or "")
     if wanted:
-        for campaign in active_campaigns(db):
+        for campaign in _all_campaigns(db):
             if _digits(str((campaign.channels or {}).get("sms") or "")) == wanted:
                 return campaign
     return default_campaign(db)
@@ -80,10 +85,10 @@ def campaign_for_number(db: Session, number: str | None) -> Campaign | None:
 
 def campaign_for_message(db: Session, recipients: list[str],
                          fallback_slug: str | None = None) -> Campaign | None:
-    """An inbound e-mail's campaign: by recipient address, else `fallback_slug`, else the
-    default campaign."""
+    """An inbound e-mail's campaign: the one whose published address is among the
+    recipients (even if it has ended), else `fallback_slug`, else the default campaign."""
     wanted = {a.strip().strip("<>").lower() for a in recipients if a}
-    for campaign in active_campaigns(db):
+    for campaign in _all_campaigns(db):
         address = str((campaign.channels or {}).get("email") or "").lower()
         if address and address in wanted:
             return campaign
@@ -99,7 +104,9 @@ def staff_scope() -> int | None:
     return getattr(staff, "campaign_id", None) if staff is not None else None
 
 
-def in_scope(campaign_id: int) -> bool:
+def in_scope(campaign_id: int | None) -> bool:
+    """Whether the signed-in staff member may see a row of this campaign (a row of no
+    campaign, e.g. a unit digest, only when not limited to one)."""
     scope = staff_scope()
     return scope is None or scope == campaign_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -15,11 +15,12 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from intake.models import Event
 from intake.registration import DISTRICTS
 from notices.access import current_staff, staff_required
-from notices.campaigns import staff_campaign
+from notices.campaigns import staff_campaign, staff_scope
 from notices.db import begin_write, get_session
 from routing.deadlines import forget_calendar, work_calendar
 from routing.dispatch import forget_rules
 from routing.models import CalendarOverride, RoutingAction, RoutingRule, Unit
+from routing.web import checklist_texts
 
 bp = Blueprint("settings", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
@@ -50,11 +51,11 @@ def _audit(kind: str, data: dict) -> None:
     get_session().add(Event(kind=kind, actor_id=current_staff().id, data=data))
 
 
-def _valid_value(condition: str, value: str) -> str | int | None:
+def _valid_value(condition: str, value: str, items: set[int]) -> str | int | None:
     if condition == "agency":
         return value if value in ("police", "transport", "none") else None
     if condition == "first_item":
-        return int(value) if value.isdigit() and 1 <= int(value) <= 36 else None
+        return int(value) if value.isdigit() and int(value) in items else None
     if condition == "jurisdiction":
         return value if value in DISTRICTS else None
     return value if value in ("complaint", "tip", "inquiry", "praise", "spam", "invalid") else None
@@ -69,9 +70,11 @@ def rules():
     units = session.exec(select(Unit).where(Unit.is_active == True)).all()  # noqa: E712
     form.unit_id.choices = [(u.id, u.name) for u in units]
     if form.validate_on_submit():
-        value = _valid_value(form.condition.data, form.value.data.strip())
+        items = set(checklist_texts(session, campaign.id))
+        value = _valid_value(form.condition.data, form.value.data.strip(), items)
         if value is None:
-            flash(_("取值不正确：部门填 police/transport，条目填1-36，区县填区县全称。"), "error")
+            flash(_("取值不正确：部门填 police/transport，条目填1-%(last)d，区县填区县全称。",
+                    last=max(items, default=0)), "error")
         else:
             session.commit()
             begin_write(session)
@@ -105,6 +108,10 @@ def rules():
 def calendar():
     session = get_session()
     form = DayForm()
+    shared = staff_scope() is None  # one calendar serves every campaign
+    if request.method == "POST" and not shared:
+        flash(_("节假日表由各项整治共用，只能由不限于某项整治的专班账号修改。"), "error")
+        return redirect(url_for("settings.calendar"))
     if form.validate_on_submit():
         session.commit()
         begin_write(session)
@@ -126,4 +133,5 @@ def calendar():
     cal = work_calendar(session)
     warnings = [w for w in (cal.warning_for(date(y, 6, 1)) for y in (today.year, today.year + 1))
                 if w]
-    return render_template("routing/calendar.html", rows=rows, form=form, warnings=warnings)
+    return render_template("routing/calendar.html", rows=rows, form=form, warnings=warnings,
+                           may_edit=shared)

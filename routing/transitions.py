@@ -245,14 +245,37 @@ def not_accept(session: Session, services: IntakeServices, report_id: int, actor
              kind="not_accepted")
 
 
+def _merged_into(session: Session, report_id: int) -> list[Report]:
+    """Every report merged into this one, directly or through another merged report."""
+    found: list[Report] = []
+    frontier = [report_id]
+    while frontier:
+        rows = session.exec(select(Report).where(Report.duplicate_of_id.in_(frontier),
+                                                 Report.status == S.merged)).all()
+        rows = [r for r in rows if r.id != report_id and r not in found]
+        found += rows
+        frontier = [r.id for r in rows]
+    return found
+
+
 def merge(session: Session, services: IntakeServices, report_id: int, into_tracking_no: str,
           actor: Actor) -> Report:
-    """并单: the duplicate closes as merged; the citizen gets the earlier tracking number."""
+    """并单: the duplicate closes as merged into a report of the same campaign (the one that
+    report was itself merged into, if so); its citizen follows that report on their own
+    receipt and is told its answer, at once if it has one already."""
     report = _begin(session, report_id, "merge", actor)
     target = session.exec(select(Report).where(
-        Report.tracking_no == (into_tracking_no or "").strip().upper())).first()
-    if target is None or target.id == report.id:
+        Report.tracking_no == (into_tracking_no or "").strip().upper(),
+        Report.campaign_id == report.campaign_id)).first()
+    seen = {report.id}
+    while target is not None and target.status is S.merged and target.duplicate_of_id \
+            and target.id not in seen:
+        seen.add(target.id)
+        target = session.get(Report, target.duplicate_of_id)
+    if target is None or target.id in seen:
         raise TransitionError(_l("请填写另一条线索的正确受理编号。"))
+    if target.status in (S.referred, S.not_accepted):
+        raise TransitionError(_l("该线索已移交或不予受理，不能并入，请直接处理本线索。"))
     report.duplicate_of_id = target.id
     note = (f"与受理编号 {target.tracking_no} 反映的问题相同，合并办理；"
             f"可继续用本编号和查询码查询进度，办理结果也会告知您。")
@@ -260,6 +283,12 @@ def merge(session: Session, services: IntakeServices, report_id: int, into_track
              data={"into": target.tracking_no}, kind="merged")
     notify_citizen(session, services, report, purpose="merged",
                    text=messages.merged_text(report, target))
+    answer = session.exec(select(Reply).where(Reply.report_id == target.id,
+                                              Reply.review_status == ReviewStatus.approved)
+                          .order_by(Reply.id.desc())).first()
+    if answer is not None:  # answered already: no later approval will tell this citizen
+        notify_citizen(session, services, report, purpose="result",
+                       text=messages.merged_result_text(report, target, answer.public_text))
     return target
 
 
@@ -419,8 +448,7 @@ def review(session: Session, services: IntakeServices, report_id: int, actor: Ac
              data={"reply_id": answer.id}, kind="reply_approved")
     notify_citizen(session, services, report, purpose="result",
                    text=messages.result_text(report, answer.public_text))
-    for duplicate in session.exec(select(Report).where(Report.duplicate_of_id == report.id,
-                                                       Report.status == S.merged)):
+    for duplicate in _merged_into(session, report.id):
         notify_citizen(session, services, duplicate, purpose="result",
                        text=messages.merged_result_text(duplicate, report, answer.public_text))
     return answer

@@ -32,7 +32,7 @@ PUBLIC = {"static", "notices.home", "notices.checklist", "intake.report", "intak
 # Staff endpoints and the roles that may use them.
 STAFF = {
     "staff.home": set(ROLES) - {"anonymous"},
-    "staff.choose_campaign": DESK | {"operator", "inspector"},
+    "staff.choose_campaign": set(ROLES) - {"anonymous"},
     "calls.console": {"operator", "inspector"},
     "unit.inbox": UNIT, "unit.clue": UNIT, "unit.acknowledge": UNIT, "unit.return_": UNIT,
     "unit.extension": UNIT, "unit.reply": UNIT,

@@ -3,6 +3,7 @@ the merged-into report with their own receipt and is told its result."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from intake.models import Event, Report
@@ -87,4 +88,47 @@ def test_merge_into_an_unknown_number_changes_nothing(app, db, client, login, ma
     assert db.get(Report, dup_id, populate_existing=True).status is S.triage
     assert not db.exec(select(Event).where(Event.report_id == dup_id,
                                            Event.kind == "classification_confirmed")).all()
+    db.rollback()
+
+
+def test_merge_follows_chains_stays_in_the_campaign_and_answers_at_once(
+        app, db, make_user, campaign_id):
+    from pathlib import Path
+
+    from app.cli import seed_campaign
+    from notices.models import Campaign
+
+    services = app.extensions["intake"]
+    desk, unit_user = make_user("taskforce"), make_user("unit", unit_code="hzq")
+    root = file_report(app, db, campaign_id)
+    middle = file_report(app, db, campaign_id, text=DUPLICATE, phone="13800002222")
+    last = file_report(app, db, campaign_id, text=DUPLICATE + "又", phone="13800003333")
+    root_id, root_no = root.id, root.tracking_no
+    middle_id, middle_no, last_id = middle.id, middle.tracking_no, last.id
+    t.merge(db, services, middle_id, root_no, desk)
+    t.merge(db, services, last_id, middle_no, desk)  # into a merged one: goes to the root
+    db.commit()
+    assert db.get(Report, last_id, populate_existing=True).duplicate_of_id == root_id
+
+    # Another campaign's number is not found (and says nothing about it).
+    seed_campaign(db, Path(__file__).resolve().parent.parent / "notices/data/huangzhong-demo")
+    db.commit()
+    county = db.exec(select(Campaign.id).where(Campaign.slug == "huangzhong-demo")).one()
+    other = file_report(app, db, county, text=DUPLICATE, phone="13800004444")
+    with pytest.raises(t.TransitionError):
+        t.merge(db, services, other.id, root_no, desk)
+    db.rollback()
+
+    t.acknowledge(db, services, root_id, unit_user)
+    t.reply(db, services, root_id, unit_user, finding="属实", measures="已约谈",
+            public_text="经核实属实，已整改。")
+    t.review(db, services, root_id, desk, approve=True)
+    db.commit()
+    for report_id in (middle_id, last_id):  # both, through the chain
+        assert any("经核实属实" in body for _to, body in _messages(app, db, report_id, "result"))
+
+    late = file_report(app, db, campaign_id, text=DUPLICATE + "再", phone="13800005555")
+    t.merge(db, services, late.id, root_no, desk)  # the root is answered already
+    db.commit()
+    assert any("经核实属实" in body for _to, body in _messages(app, db, late.id, "result"))
     db.rollback()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 from types import SimpleNamespace
@@ -243,10 +244,18 @@ def test_hotline_operator_logs_calls_for_the_chosen_or_own_campaign(
     page = client.get("/staff/calls").get_data(as_text=True)
     assert 'name="campaign"' not in page
     response = client.post("/staff/calls", data={
-        "csrf_token": csrf_from(page), "campaign": str(campaigns["city"].id),  # ignored
-        "channel": "hotline", "text": COUNTY_TEXT + "二", "caller_phone": "13800002223"})
+        "csrf_token": csrf_from(page), "channel": "hotline", "text": COUNTY_TEXT + "二",
+        "caller_phone": "13800002223"})
     assert re.search(r"HZJT-\d{8}-\d{4}", response.get_data(as_text=True))
-    assert "XNJT-" not in response.get_data(as_text=True)
+    refused = client.post("/staff/calls", data={
+        "csrf_token": csrf_from(page), "campaign": str(campaigns["city"].id),
+        "channel": "hotline", "text": CITY_TEXT, "caller_phone": "13800002224"})
+    assert refused.status_code == 400
+    assert "不在您的职责范围内" in refused.get_data(as_text=True)
+    db.rollback()
+    assert not db.exec(select(Report).where(Report.campaign_id == campaigns["city"].id,
+                                            Report.channel == Channel.hotline)).all()
+    db.rollback()
 
 
 def test_admin_limits_an_account_to_a_campaign(client, db, login, make_user, campaigns):
@@ -430,3 +439,67 @@ def test_attachment_of_another_campaign_is_not_served(app, client, db, login, ma
         as_text=True))})
     login(make_user("taskforce"))
     assert client.get(f"/attachments/{attachment_id}").status_code == 200
+
+
+def test_limited_account_cannot_touch_other_campaigns_outbox_cases_calendar_or_links(
+        app, client, db, login, make_user, campaigns):
+    from app.ledger import entries as ledger
+    from app.models import TypicalCase
+    from intake.outbox import Message, MessageStatus, queue_message
+    from routing.models import CalendarOverride, Unit
+
+    city = file_report(app, db, campaigns["city"].id, text=VAGUE)
+    city_id, city_no = city.id, city.tracking_no
+    failed = queue_message(db, app.extensions["pii"], channel="sms", recipient="+8613800009999",
+                           body="通知", purpose="notice", report_id=city_id)
+    failed.status = MessageStatus.failed
+    case = TypicalCase(campaign_id=campaigns["city"].id, report_id=city_id, polarity="positive")
+    db.add(case)
+    db.commit()
+    message_id, case_id = failed.id, case.id
+
+    limited = make_user("taskforce", campaign_id=campaigns["county"].id)
+    login(limited)
+    token = csrf_from(client.get("/staff").get_data(as_text=True))
+    assert client.post(f"/taskforce/messages/{message_id}/retry",
+                       data={"csrf_token": token}).status_code == 404
+    assert client.post("/ledger/cases/remove", data={"csrf_token": token,
+                                                     "case_id": case_id}).status_code == 404
+    calendar = client.post("/taskforce/calendar", data={
+        "csrf_token": token, "day": "2030-01-02", "workday": "0", "note": "x"},
+        follow_redirects=True)
+    assert "只能由不限于某项整治的专班账号修改" in calendar.get_data(as_text=True)
+    db.rollback()
+    assert db.get(Message, message_id).status is MessageStatus.failed
+    assert db.get(TypicalCase, case_id) is not None
+    assert db.get(CalendarOverride, date(2030, 1, 2)) is None
+    unit = db.exec(select(Unit).where(Unit.code == "hzq")).one()
+    with pytest.raises(ledger.LedgerError, match=city_no):  # another campaign's: not found
+        ledger.create(db, limited, campaign_id=campaigns["county"].id, category="执法不规范",
+                      symptom="随意拦车", measures="整改", unit_id=unit.id,
+                      tracking_nos=[city_no])
+    db.rollback()
+
+
+def test_messages_to_an_ended_campaign_are_refused_not_filed_elsewhere(app, db, live_url,
+                                                                      campaigns):
+    county = db.get(Campaign, campaigns["county"].id)
+    county.is_active = False
+    db.commit()
+    params = sms_params(COUNTY_TEXT)
+    params["To"] = "106900000130"
+    assert "已结束" in reply_text(post_sms(live_url, params))
+    result = app.test_cli_runner().invoke(
+        import_eml_command, ["-", "--recipient", "zhuanban@hzjt.example"],
+        input=_mail(COUNTY_TEXT, "zhuanban@hzjt.example").as_bytes())
+    assert result.exit_code == 65, result.output
+    db.rollback()
+    assert db.exec(select(Report)).all() == []
+    db.rollback()
+
+
+def test_delivered_to_wins_over_the_senders_to_header(app, db, campaigns):
+    msg = _mail(COUNTY_TEXT, "zhuanban@xnjt.example")  # the sender wrote the city's address
+    raw = b"Delivered-To: zhuanban@hzjt.example\r\n" + msg.as_bytes()
+    result = app.test_cli_runner().invoke(import_eml_command, ["-"], input=raw)
+    assert result.exit_code == 0 and "HZJT-" in result.output, result.output

@@ -111,11 +111,13 @@ def _next_seq(session: Session, campaign_id: int) -> int:
     return int(current or 0) + 1
 
 
-def _reports_by_numbers(session: Session, numbers: list[str]) -> list[Report]:
+def _reports_by_numbers(session: Session, numbers: list[str], campaign_id: int) -> list[Report]:
+    """The campaign's reports with these numbers (others' count as not found)."""
     wanted = [n.strip().upper() for n in numbers if n and n.strip()]
     if not wanted:
         return []
-    found = list(session.exec(select(Report).where(Report.tracking_no.in_(wanted))))
+    found = list(session.exec(select(Report).where(Report.tracking_no.in_(wanted),
+                                                   Report.campaign_id == campaign_id)))
     missing = set(wanted) - {r.tracking_no for r in found}
     if missing:
         raise LedgerError(_l("找不到受理编号：%(nos)s", nos="、".join(sorted(missing))))
@@ -144,7 +146,7 @@ def create(session: Session, actor, *, campaign_id: int, category: str, symptom:
         raise LedgerError(_l("状态或来源不正确。")) from None
     if status_value is LedgerStatus.done:
         raise LedgerError(_l("新条目不能直接标为已完成，完成后由专班销号。"))
-    linked = list(reports) + _reports_by_numbers(session, list(tracking_nos))
+    linked = list(reports) + _reports_by_numbers(session, list(tracking_nos), campaign_id)
     entry = LedgerEntry(campaign_id=campaign_id, seq=_next_seq(session, campaign_id),
                         category=category, symptom=symptom, measures=measures,
                         unit_id=unit.id, deadline_text=_text(deadline_text, 128),

@@ -18,7 +18,7 @@ from app.ledger.forms import CaseForm, EntryForm, ProgressForm
 from app.models import LedgerStatus, TypicalCase, User
 from intake.models import Event, Report
 from notices.access import current_staff, staff_required
-from notices.campaigns import staff_campaign
+from notices.campaigns import in_scope, staff_campaign
 from notices.db import begin_write, get_session
 from notices.models import Campaign
 from notices.timeutil import to_cst, utcnow
@@ -277,6 +277,8 @@ def unmark_case():
     session = get_session()
     if ActionForm().validate_on_submit():
         case = session.get(TypicalCase, request.form.get("case_id", type=int) or 0)
+        if case is not None and not in_scope(case.campaign_id):
+            abort(404)
         if case is not None:
             session.commit()
             begin_write(session)
