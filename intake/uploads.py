@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from intake.sanitize import clean_text
+
+log = logging.getLogger(__name__)
 
 Image.MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs
 
@@ -176,6 +179,9 @@ def _clean_pdf(data: bytes) -> bytes | None:
                         del names[key]
             if "/Collection" in pdf.Root:  # a portfolio: its files were just removed
                 del pdf.Root["/Collection"]
+            acroform = pdf.Root.get("/AcroForm")
+            if isinstance(acroform, pikepdf.Dictionary) and "/XFA" in acroform:
+                del acroform["/XFA"]  # XFA packets carry scripts and the authoring tool's data
             for page in pdf.pages:
                 annots = page.obj.get("/Annots")
                 if not isinstance(annots, pikepdf.Array):
@@ -185,10 +191,14 @@ def _clean_pdf(data: bytes) -> bytes | None:
                 if len(kept) != len(annots):
                     page.obj["/Annots"] = pikepdf.Array(kept)
                 for annot in kept:
+                    if not isinstance(annot, pikepdf.Dictionary):
+                        continue
                     # A comment's /T is its author; a form field's (widget's) is its name.
-                    if isinstance(annot, pikepdf.Dictionary) and "/T" in annot and \
-                            annot.get("/Subtype") != pikepdf.Name.Widget:
+                    if "/T" in annot and annot.get("/Subtype") != pikepdf.Name.Widget:
                         del annot["/T"]
+                    for key in ("/M", "/CreationDate"):  # when it was annotated
+                        if key in annot:
+                            del annot[key]
             for obj in list(_pdf_dictionaries(pdf)):
                 for key in PDF_DROPPED_KEYS:
                     if key in obj:
@@ -208,7 +218,8 @@ def _clean_pdf(data: bytes) -> bytes | None:
             out = io.BytesIO()
             pdf.save(out, linearize=False, encryption=False, fix_metadata_version=False)
             return out.getvalue()
-    except (pikepdf.PdfError, pikepdf.PasswordError, RuntimeError, ValueError, RecursionError):
+    except Exception:  # hostile or odd input: whatever the parser trips on, refuse the file
+        log.info("PDF upload refused: pikepdf could not rewrite it", exc_info=True)
         return None
 
 

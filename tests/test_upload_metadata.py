@@ -40,6 +40,7 @@ def assert_clean(data: bytes, pages: int) -> None:
         assert "/Metadata" not in pdf.Root
         assert "/OpenAction" not in pdf.Root
         assert "/AF" not in pdf.Root
+        assert "/XFA" not in pdf.Root.get("/AcroForm", pikepdf.Dictionary())
         names = pdf.Root.get("/Names", pikepdf.Dictionary())
         assert "/EmbeddedFiles" not in names and "/JavaScript" not in names
         assert not pdf.attachments
@@ -47,7 +48,7 @@ def assert_clean(data: bytes, pages: int) -> None:
         for page in pdf.pages:
             assert "/AA" not in page.obj
             for annot in page.obj.get("/Annots", []):
-                assert "/T" not in annot
+                assert "/T" not in annot and "/M" not in annot
         assert not any(isinstance(obj, pikepdf.Dictionary) and "/JS" in obj
                        for obj in pdf.objects)
 

@@ -38,7 +38,10 @@ def pdf_with_metadata(pages: int = 3) -> bytes:
     page.Annots = pdf.make_indirect(pikepdf.Array([pdf.make_indirect(pikepdf.Dictionary(
         Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text,
         Rect=pikepdf.Array([50, 700, 70, 720]), T=pikepdf.String(AUTHOR),
+        M=pikepdf.String("D:20230620153000+08'00'"),
         Contents=pikepdf.String("车牌号见第二页")))]))
+    pdf.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array(), XFA=pdf.make_stream(
+        f"<xdp:xdp><config><creator>{AUTHOR}</creator></config></xdp:xdp>".encode()))
     buffer = io.BytesIO()
     pdf.save(buffer, compress_streams=False)
     data = buffer.getvalue()
