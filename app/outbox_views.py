@@ -21,7 +21,9 @@ bp = Blueprint("outbox", __name__)
 @staff_required("taskforce", "admin")
 def index():
     session = get_session()
-    counts = dict(session.exec(select(Message.status, func.count()).group_by(Message.status)).all())
+    counts = dict(session.exec(
+        select(Message.status, func.count()).outerjoin(Report, Report.id == Message.report_id)
+        .where(scope_clause(Report.campaign_id)).group_by(Message.status)).all())
     failed = session.exec(select(Message, Report).outerjoin(Report, Report.id == Message.report_id)
                           .where(Message.status == MessageStatus.failed,
                                  scope_clause(Report.campaign_id))

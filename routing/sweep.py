@@ -60,6 +60,9 @@ def _triage_overdue(session: Session, services: IntakeServices, calendar, now: d
         session.commit()  # end the read transaction: the record starts as a writer
         try:
             begin_write(session)
+            # Row lock (PostgreSQL; SQLite's write lock already serialises): two sweeps
+            # running at once record the stay once.
+            session.exec(select(Report.id).where(Report.id == report.id).with_for_update())
             if session.exec(select(Event.id).where(Event.report_id == report.id,
                                                    Event.kind == "triage_overdue",
                                                    Event.at >= since)).first():

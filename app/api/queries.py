@@ -247,8 +247,11 @@ def dashboard(session: Session, user: User) -> dict[str, Any]:
             row["with_unit"] += 1
             if is_overdue(status, assignment, now):
                 row["overdue"] += 1
-    escalations = session.exec(select(Escalation.level, sa.func.count()).group_by(
-        Escalation.level)).all() if is_desk(user) else []
+    levels = select(Escalation.level, sa.func.count()).join(
+        Report, Report.id == Escalation.report_id).group_by(Escalation.level)
+    if user.campaign_id is not None:
+        levels = levels.where(Report.campaign_id == user.campaign_id)
+    escalations = session.exec(levels).all() if is_desk(user) else []
     return {
         "generated_at": iso_cst(now), "total": sum(by_status.values()),
         "by_status": {s.value: by_status.get(s.value, 0) for s in S},
