@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
@@ -40,6 +41,26 @@ EVENT_LABELS = {
     "rated": _l("已收到您的评价"),
     "closed": _l("已办结"),
 }
+
+
+def merged_note(target_no: str) -> str:
+    """The public note of a merge (recorded in Chinese, shown in the reader's language)."""
+    return _("与受理编号 %(target)s 反映的问题相同，合并办理；可继续用本编号和查询码查询进度，"
+             "办理结果也会告知您。", target=target_no)
+
+
+def referred_note(unit: str | None) -> str:
+    """The public note of a referral to another authority."""
+    return _("您反映的问题属于%(unit)s职责范围，已移交其处理。", unit=unit or _("有权处理的部门"))
+
+
+def _step_text(event: Event) -> str:
+    data = event.data or {}
+    if event.kind == "merged" and data.get("into"):
+        return merged_note(data["into"])
+    if event.kind == "referred":
+        return referred_note(data.get("unit"))
+    return event.note
 
 
 @dataclass
@@ -84,7 +105,8 @@ def public_view(session: Session, report: Report) -> PublicView:
     """Status and public steps; a merged report also shows the progress and answer of the
     report it was merged into, so its reporter needs no other receipt code."""
     events = _public_events(session, report.id)
-    steps = [PublicStep(e.at, str(EVENT_LABELS.get(e.kind, e.kind)), e.note) for e in events]
+    steps = [PublicStep(e.at, str(EVENT_LABELS.get(e.kind, e.kind)), _step_text(e))
+             for e in events]
     status_label = str(PUBLIC_STATUS.get(report.status, report.status.value))
     target = report
     for _hop in range(10):  # a report merged into one that was merged in turn: the last
@@ -96,7 +118,7 @@ def public_view(session: Session, report: Report) -> PublicView:
         shared = [e for e in _public_events(session, target.id) if e.kind in SHARED_AFTER_MERGE]
         events += shared
         steps += [PublicStep(e.at, str(_l("合并办理：%(step)s",
-                                          step=EVENT_LABELS.get(e.kind, e.kind))), e.note)
+                                          step=EVENT_LABELS.get(e.kind, e.kind))), _step_text(e))
                   for e in shared]
         steps.sort(key=lambda step: step.at)
         status_label = str(_l("%(merged)s（%(no)s：%(state)s）", merged=status_label,

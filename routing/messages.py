@@ -12,6 +12,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from intake.models import Report
+from intake.tracking import merged_note, referred_note
 
 
 def in_reporters_language(report: Report, build: Callable[[], str]) -> str:
@@ -32,14 +33,19 @@ def merged_result_text(report: Report, target: Report, answer: str) -> str:
         no=report.tracking_no, target=target.tracking_no, answer=answer))
 
 
+def as_recorded(build: Callable[[], str]) -> str:
+    """A public note as the audit trail keeps it: in Chinese."""
+    with force_locale("zh_Hans_CN"):
+        return build()
+
+
 def merged_text(report: Report, target: Report) -> str:
     return in_reporters_language(report, lambda: _(
-        "【专项整治】受理编号 %(no)s：与受理编号 %(target)s 反映的问题相同，合并办理；"
-        "可继续用本编号和查询码查询进度，办理结果也会告知您。",
-        no=report.tracking_no, target=target.tracking_no))
+        "【专项整治】受理编号 %(no)s：%(note)s", no=report.tracking_no,
+        note=merged_note(target.tracking_no)))
 
 
 def referred_text(report: Report, unit_name: str | None) -> str:
     return in_reporters_language(report, lambda: _(
-        "【专项整治】受理编号 %(no)s：您反映的问题属于%(unit)s职责范围，已移交其处理。",
-        no=report.tracking_no, unit=unit_name or _("有权处理的部门")))
+        "【专项整治】受理编号 %(no)s：%(note)s", no=report.tracking_no,
+        note=referred_note(unit_name)))

@@ -20,6 +20,7 @@ from intake.models import Attachment, Event, Report
 from intake.models import ReportStatus as S
 from intake.registration import IntakeServices
 from intake.sanitize import clean_text
+from intake.tracking import merged_note, referred_note
 from intake.uploads import IncomingFile, UploadError, discard, prepare, store
 from notices.db import begin_write
 from notices.models import Campaign
@@ -225,14 +226,14 @@ def refer(session: Session, services: IntakeServices, report_id: int, actor: Act
     report = _begin(session, report_id, "refer", actor)
     unit = _unit(session, unit_id) if unit_id else session.exec(
         select(Unit).where(Unit.kind == UnitKind.external)).first()
-    name = unit.name if unit else "有权处理的部门"
-    public_note = f"您反映的问题属于{name}职责范围，已移交其处理。"
+    name = unit.name if unit else None
+    public_note = messages.as_recorded(lambda: referred_note(name))
     _advance(session, report, "refer", actor, public=True, note=public_note,
              data={"unit": name, "note": clean_text(note)[:500]}, kind="referred")
     if unit is not None and unit.email:
         notify_unit(session, services, unit, report, purpose="referral", text="移交线索")
     notify_citizen(session, services, report, purpose="referred",
-                   text=messages.referred_text(report, unit.name if unit else None))
+                   text=messages.referred_text(report, name))
 
 
 def not_accept(session: Session, services: IntakeServices, report_id: int, actor: Actor, *,
@@ -277,8 +278,7 @@ def merge(session: Session, services: IntakeServices, report_id: int, into_track
     if target.status in (S.referred, S.not_accepted):
         raise TransitionError(_l("该线索已移交或不予受理，不能并入，请直接处理本线索。"))
     report.duplicate_of_id = target.id
-    note = (f"与受理编号 {target.tracking_no} 反映的问题相同，合并办理；"
-            f"可继续用本编号和查询码查询进度，办理结果也会告知您。")
+    note = messages.as_recorded(lambda: merged_note(target.tracking_no))
     _advance(session, report, "merge", actor, public=True, note=note,
              data={"into": target.tracking_no}, kind="merged")
     notify_citizen(session, services, report, purpose="merged",

@@ -55,7 +55,7 @@ def _result_and_referral(app, db, campaign_id: int, make_user) -> None:
     referred = _file(app, db, campaign_id, POLICE, "en", "visitor2@example.com")
     assert referred.status is S.referred
     [note] = _bodies(app, db, referred.id, "referred")
-    assert note.startswith(f"[Campaign] Report {referred.tracking_no}: the problem")
+    assert note.startswith(f"[Campaign] Report {referred.tracking_no}: The problem")
     assert "市公安局交通警察支队" in note
     db.rollback()
 
@@ -75,4 +75,30 @@ def test_acknowledgement_follows_the_language_of_the_report_page(app, db, client
         select(Message).where(Message.purpose == "ack"))]
     assert "Your report has been registered as XNJT-" in ack
     assert "Receipt code" in ack and "/track" in ack
+    db.rollback()
+
+
+def test_tracker_notes_of_merges_and_referrals_in_the_readers_language(app, db, campaign_id,
+                                                                     make_user):
+    from flask_babel import force_locale
+
+    from intake.models import Event, Report
+    from intake.tracking import public_view
+
+    services = app.extensions["intake"]
+    with app.app_context():
+        first = _file(app, db, campaign_id, TEXT_HZ, "zh", "a@example.cn")
+        again = _file(app, db, campaign_id, "执法人员态度很差。", "en", "b@example.com")
+        t.merge(db, services, again.id, first.tracking_no, make_user("taskforce"))
+        db.commit()
+        recorded = db.exec(select(Event.note).where(Event.report_id == again.id,
+                                                    Event.kind == "merged")).one()
+        assert recorded.startswith("与受理编号")  # the audit trail keeps Chinese
+        merged = db.get(Report, again.id)
+        with force_locale("en"):
+            english = [s.text for s in public_view(db, merged).steps]
+        with force_locale("zh_Hans_CN"):
+            chinese = [s.text for s in public_view(db, merged).steps]
+    assert any("handled together with it" in text for text in english)
+    assert any("合并办理" in text for text in chinese)
     db.rollback()
