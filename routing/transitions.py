@@ -70,7 +70,8 @@ MOVES: dict[str, Move] = {
     "request_extension": _m({S.acknowledged, S.rejected_reply}, None,       "unit"),
     "decide_extension":  _m(WITH_UNIT | {S.replied},    None,               "taskforce", "admin"),
     "reply":             _m({S.acknowledged, S.rejected_reply}, S.replied,  "unit"),
-    "approve":           _m({S.replied},                S.awaiting_feedback, "taskforce", "admin"),
+    "approve":           _m({S.replied},                S.reviewed,         "taskforce", "admin"),
+    "inform":            _m({S.reviewed},               S.awaiting_feedback, "taskforce", "admin"),
     "reject_reply":      _m({S.replied},                S.rejected_reply,   "taskforce", "admin"),
     "reopen":            _m({S.awaiting_feedback},      S.reopened,         "citizen", "operator", "taskforce", "admin"),
     "close":             _m({S.awaiting_feedback},      S.closed,           "citizen", "operator", "taskforce", "admin", "system"),
@@ -443,8 +444,10 @@ def review(session: Session, services: IntakeServices, report_id: int, actor: Ac
                     text=f"办结回复未通过审核：{note[:60]}")
         return answer
     answer.review_status = ReviewStatus.approved
-    session.add(Event(report_id=report.id, kind="reviewed", actor_id=actor.id, note=note))
-    _advance(session, report, "approve", actor, public=True, note=answer.public_text,
+    _advance(session, report, "approve", actor, note=note, kind="reviewed")
+    # 告知: the answer is published and sent in the same transaction, so `reviewed` is
+    # never left standing; the trail shows both steps.
+    _advance(session, report, "inform", actor, public=True, note=answer.public_text,
              data={"reply_id": answer.id}, kind="reply_approved")
     notify_citizen(session, services, report, purpose="result",
                    text=messages.result_text(report, answer.public_text))
