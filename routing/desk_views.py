@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
 
@@ -229,9 +229,14 @@ def share_callback(report_id: int):
 @bp.post("/taskforce/reports/<int:report_id>/escalate")
 @staff_required(*DESK)
 def escalate(report_id: int):
+    """One click: 催办 → 督办 → 挂牌督办 (the next level not yet reached); back to the
+    task force page it came from (the dashboard's overdue list) or to the report."""
     scoped_report_or_404(report_id)
     if ActionForm().validate_on_submit():
         run(transitions.escalate, report_id, current_staff(), success=_("已催办/督办。"))
+    target = request.form.get("next", "")
+    if target.startswith("/taskforce") and not target.startswith("//"):
+        return redirect(target)
     return redirect(url_for("desk.report", report_id=report_id))
 
 

@@ -43,7 +43,7 @@ STAFF = {
     "feedback.attachment": DESK | UNIT,
     "settings.rules": DESK, "settings.calendar": DESK,
     "taskforce.dashboard": DESK, "taskforce.report_list": DESK, "taskforce.export_list": DESK,
-    "taskforce.export_timings": DESK, "taskforce.export_counts": DESK, "taskforce.escalate": DESK,
+    "taskforce.export_timings": DESK, "taskforce.export_counts": DESK,
     "search.index": DESK | UNIT, "search.export": DESK | UNIT,
     "ledger.index": DESK | UNIT, "ledger.entry": DESK | UNIT, "ledger.progress": DESK | UNIT,
     "ledger.export": DESK | UNIT, "ledger.new": DESK, "ledger.from_reply": DESK,

@@ -252,9 +252,9 @@ def test_one_click_escalation_from_the_dashboard(app, client, login, make_user, 
     login(make_user("taskforce"))
     html = client.get("/taskforce").get_data(as_text=True)
     r4 = world["reports"][3]
-    response = client.post(f"/taskforce/escalate/{r4.id}",
+    response = client.post(f"/taskforce/reports/{r4.id}/escalate",
                            data={"csrf_token": csrf_from(html), "next": "/taskforce"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"].endswith("/taskforce")
     db.commit()
     levels = set(db.exec(select(Escalation.level).where(Escalation.report_id == r4.id)))
     assert EscalationLevel.supervision in levels

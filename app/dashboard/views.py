@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -15,13 +15,13 @@ from app.dashboard.exports import download
 from app.dashboard.facts import facts_for
 from app.dashboard.filters import Filters
 from intake.models import Channel, ReportStatus
-from notices.access import current_staff, staff_required
+from notices.access import staff_required
 from notices.campaigns import staff_campaign
 from notices.db import get_session
 from notices.timeutil import to_cst, utcnow
 from routing import deadlines, transitions
 from routing.forms import ActionForm
-from routing.web import STATUS_LABELS, run, scoped_report_or_404
+from routing.web import STATUS_LABELS
 
 bp = Blueprint("taskforce", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
@@ -257,16 +257,3 @@ def export_counts():
     fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
     title = str(DIMENSION_LABELS[dimension])
     return download(fmt, [title, _("线索数")], rows, f"线索统计-{title}", title=title)
-
-
-@bp.post("/taskforce/escalate/<int:report_id>")
-@staff_required(*DESK)
-def escalate(report_id: int):
-    """One click: 催办 → 督办 → 挂牌督办 (the next level not yet reached)."""
-    scoped_report_or_404(report_id)
-    if ActionForm().validate_on_submit():
-        run(transitions.escalate, report_id, current_staff(), success=_("已催办/督办。"))
-    target = request.form.get("next", "")
-    if not target.startswith("/taskforce") or target.startswith("//"):
-        target = url_for("taskforce.dashboard")
-    return redirect(target)
