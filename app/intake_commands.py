@@ -144,16 +144,13 @@ def classify_command(input_path: Path, output_path: Path) -> None:
 def train_command(labelled_dir: Path, output_path: Path | None, slug: str | None) -> None:
     """Train from intake/data/labelled/*.jsonl plus examples confirmed in triage (in the
     campaigns that use the model being trained)."""
-    from app.wiring import model_for
+    from app.wiring import model_for, own_model
 
     data_dir = Path(current_app.config["CAMPAIGN_DATA_DIR"])
     campaign_dir = data_dir / slug if slug else _campaign_dir()
     if not (campaign_dir / "campaign.yaml").exists():
         raise click.BadParameter(f"no campaign folder {campaign_dir}", param_hint="--campaign")
-    default_model = _model_path()
-    model_path = default_model if campaign_dir.name == current_app.config[
-        "DEFAULT_CAMPAIGN"] else default_model.with_name(
-            f"{default_model.stem}-{campaign_dir.name}{default_model.suffix}")
+    model_path = own_model(current_app, campaign_dir.name)
     sharing = [p.parent.name for p in data_dir.glob("*/campaign.yaml")
                if model_for(current_app, p.parent) == model_path] or [campaign_dir.name]
     target = output_path or model_path

@@ -49,20 +49,26 @@ def load_classifier(campaign_dir: Path, model_path: Path | None,
         return _classifiers[key]
 
 
+def own_model(app: Flask, slug: str) -> Path:
+    """Where a campaign's own trained model lives: CLASSIFIER_MODEL_PATH for the default
+    campaign, `<model>-<slug>.npz` beside it for the others."""
+    default_model = Path(app.config["CLASSIFIER_MODEL_PATH"])
+    if slug == app.config["DEFAULT_CAMPAIGN"]:
+        return default_model
+    return default_model.with_name(f"{default_model.stem}-{slug}{default_model.suffix}")
+
+
 def model_for(app: Flask, campaign_dir: Path) -> Path:
-    """The trained model a campaign uses: its own `<model>-<slug>.npz` if trained, else the
-    default campaign's when it shares that checklist (data_from, no checklist of its own)."""
+    """The trained model a campaign uses: its own if trained, else the default campaign's
+    when it shares that checklist (data_from, no checklist of its own)."""
     from notices.loader import data_parent
 
-    default_model = Path(app.config["CLASSIFIER_MODEL_PATH"])
     default = app.config["DEFAULT_CAMPAIGN"]
-    if campaign_dir.name == default:
-        return default_model
-    own = default_model.with_name(f"{default_model.stem}-{campaign_dir.name}{default_model.suffix}")
-    if own.exists():
+    own = own_model(app, campaign_dir.name)
+    if campaign_dir.name == default or own.exists():
         return own
     if data_parent(campaign_dir) == default and not (campaign_dir / "checklist.yaml").exists():
-        return default_model
+        return own_model(app, default)
     return own  # absent: the classifier runs on the checklist wording and cues alone
 
 
