@@ -16,12 +16,12 @@ from pathlib import Path
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from intake.language import in_reporters_language
 from intake.models import Attachment, Channel, Event, Report, Reporter, ReportStatus
 from intake.outbox import Message, MessageChannel, MessageStatus, queue_message
 from intake.pii import PiiVault
@@ -192,7 +192,8 @@ def _similar(session: Session, report_id: int, text: str) -> bool:
 def acknowledgement_text(report: Report, code: str | None, campaign: Campaign,
                          base_url: str) -> str:
     """受理回执 in the language the citizen reported in (English pages: English)."""
-    with force_locale("en" if report.language == "en" else "zh_Hans_CN"):
+
+    def build() -> str:
         lines = [_("【%(campaign)s】您反映的问题已受理，受理编号 %(no)s。",
                    campaign=campaign.short_title, no=report.tracking_no)]
         if code:
@@ -200,6 +201,8 @@ def acknowledgement_text(report: Report, code: str | None, campaign: Campaign,
         lines.append(_("查询进度：%(url)s；短信回复“查询 受理编号 查询码”亦可查询。",
                        url=f"{base_url.rstrip('/')}/track"))
         return " ".join(lines) if report.language == "en" else "".join(lines)
+
+    return in_reporters_language(report, build)
 
 
 def register(session: Session, sub: Submission, services: IntakeServices) -> Receipt:

@@ -1,23 +1,13 @@
-"""What the citizen is told by SMS or e-mail, in the language they reported in.
-
-A report made on the English pages (`Report.language == "en"`) is answered in English;
-every other report in Chinese. The unit's own answer is quoted as written.
-"""
+"""What the citizen is told by SMS or e-mail, in the language they reported in
+(intake.language). The unit's own answer is quoted as written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from intake.language import in_reporters_language
 from intake.models import Report
 from intake.tracking import merged_note, referred_note
-
-
-def in_reporters_language(report: Report, build: Callable[[], str]) -> str:
-    with force_locale("en" if report.language == "en" else "zh_Hans_CN"):
-        return build()
 
 
 def result_text(report: Report, answer: str) -> str:
@@ -31,12 +21,6 @@ def merged_result_text(report: Report, target: Report, answer: str) -> str:
     return in_reporters_language(report, lambda: _(
         "【专项整治】受理编号 %(no)s（与 %(target)s 合并办理）办理结果：%(answer)s",
         no=report.tracking_no, target=target.tracking_no, answer=answer))
-
-
-def as_recorded(build: Callable[[], str]) -> str:
-    """A public note as the audit trail keeps it: in Chinese."""
-    with force_locale("zh_Hans_CN"):
-        return build()
 
 
 def merged_text(report: Report, target: Report) -> str:

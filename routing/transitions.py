@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
+from intake.language import as_recorded
 from intake.models import Attachment, Event, Report
 from intake.models import ReportStatus as S
 from intake.registration import IntakeServices
@@ -228,7 +229,7 @@ def refer(session: Session, services: IntakeServices, report_id: int, actor: Act
     unit = _unit(session, unit_id) if unit_id else session.exec(
         select(Unit).where(Unit.kind == UnitKind.external)).first()
     name = unit.name if unit else None
-    public_note = messages.as_recorded(lambda: referred_note(name))
+    public_note = as_recorded(lambda: referred_note(name))
     _advance(session, report, "refer", actor, public=True, note=public_note,
              data={"unit": name, "note": clean_text(note)[:500]}, kind="referred")
     if unit is not None and unit.email:
@@ -279,7 +280,7 @@ def merge(session: Session, services: IntakeServices, report_id: int, into_track
     if target.status in (S.referred, S.not_accepted):
         raise TransitionError(_l("该线索已移交或不予受理，不能并入，请直接处理本线索。"))
     report.duplicate_of_id = target.id
-    note = messages.as_recorded(lambda: merged_note(target.tracking_no))
+    note = as_recorded(lambda: merged_note(target.tracking_no))
     _advance(session, report, "merge", actor, public=True, note=note,
              data={"into": target.tracking_no}, kind="merged")
     notify_citizen(session, services, report, purpose="merged",
