@@ -9,6 +9,7 @@ limited to one campaign (`campaign_id` on the account; none means every campaign
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,19 +69,18 @@ def _digits(number: str) -> str:
     return digits[2:] if digits.startswith("86") and len(digits) > 11 else digits
 
 
-def _all_campaigns(db: Session) -> list[Campaign]:
-    return list(db.exec(select(Campaign).order_by(Campaign.id)))
+def _publisher(db: Session, channel: str, matches: Callable[[str], bool]) -> Campaign | None:
+    """The campaign (active or ended) whose published `channel` value matches."""
+    return next((c for c in db.exec(select(Campaign).order_by(Campaign.id))
+                 if matches(str((c.channels or {}).get(channel) or ""))), None)
 
 
 def campaign_for_number(db: Session, number: str | None) -> Campaign | None:
     """The campaign that publishes this SMS service number (even if it has ended, so that
     the sender is told so), else the default campaign."""
     wanted = _digits(number or "")
-    if wanted:
-        for campaign in _all_campaigns(db):
-            if _digits(str((campaign.channels or {}).get("sms") or "")) == wanted:
-                return campaign
-    return default_campaign(db)
+    return (wanted and _publisher(db, "sms", lambda value: _digits(value) == wanted)) \
+        or default_campaign(db)
 
 
 def campaign_for_message(db: Session, recipients: list[str],
@@ -88,10 +88,9 @@ def campaign_for_message(db: Session, recipients: list[str],
     """An inbound e-mail's campaign: the one whose published address is among the
     recipients (even if it has ended), else `fallback_slug`, else the default campaign."""
     wanted = {a.strip().strip("<>").lower() for a in recipients if a}
-    for campaign in _all_campaigns(db):
-        address = str((campaign.channels or {}).get("email") or "").lower()
-        if address and address in wanted:
-            return campaign
+    found = _publisher(db, "email", lambda value: bool(value) and value.lower() in wanted)
+    if found is not None:
+        return found
     fallback = by_slug(db, fallback_slug) if fallback_slug else None
     return fallback if fallback is not None and fallback.is_active else default_campaign(db)
 
@@ -124,16 +123,12 @@ def staff_campaign(db: Session) -> Campaign:
     the switcher (remembered in the session), else the default campaign.
     """
     scope = staff_scope()
-    wanted = request.args.get("campaign", type=int) if has_request_context() else None
-    if scope is not None:
-        if wanted and wanted != scope:
-            abort(404)
-        wanted = scope
-    elif not wanted and has_request_context():
-        wanted = session.get(STAFF_CAMPAIGN_KEY)
+    asked = request.args.get("campaign", type=int)
+    if scope is not None and asked not in (None, scope):
+        abort(404)
+    wanted = scope or asked or session.get(STAFF_CAMPAIGN_KEY)
     campaign = db.get(Campaign, wanted) if wanted else None
-    if campaign is None and wanted and scope is None and has_request_context() \
-            and "campaign" in request.args:
+    if campaign is None and asked and scope is None:  # an unknown ?campaign=
         abort(404)
     campaign = campaign or default_campaign(db) or db.exec(
         select(Campaign).order_by(Campaign.id.desc())).first()
