@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from urllib.parse import quote
 
-from flask import Response
+from flask import Response, request
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -59,6 +59,11 @@ def xlsx_bytes(header: Sequence[str], rows: Iterable[Sequence], *, title: str = 
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def requested_format() -> str:
+    """The export format a download link asked for (?format=xlsx), CSV otherwise."""
+    return "xlsx" if request.args.get("format") == "xlsx" else "csv"
 
 
 def download(fmt: str, header: Sequence[str], rows: Iterable[Sequence], basename: str,

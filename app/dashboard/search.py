@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from app.dashboard import metrics, sqlutil
-from app.dashboard.exports import download
+from app.dashboard.exports import download, requested_format
 from app.dashboard.filters import Filters
 from intake.models import Event, Report, Reporter, ReportStatus
 from intake.registration import RegistrationError, normalise_phone
@@ -120,7 +120,7 @@ def index():
 def export():
     session = get_session()
     staff, _campaign, q, errors, searched, count, rows = _run(session)
-    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
+    fmt = requested_format()
     header = [_("受理编号"), _("受理时间"), _("状态"), _("问题类别"), _("区县"), _("责任单位")]
     data = [(r.tracking_no, r.received_at, str(STATUS_LABELS.get(getattr(r.status, "value",
                                                                           r.status), r.status)),

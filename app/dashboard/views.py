@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from app.dashboard import lists, metrics
 from app.dashboard.cache import TTLCache
 from app.dashboard.common import categories, days, pct
-from app.dashboard.exports import download
+from app.dashboard.exports import download, requested_format
 from app.dashboard.facts import facts_for
 from app.dashboard.filters import Filters
 from intake.models import Channel, ReportStatus
@@ -206,7 +206,7 @@ def report_list():
 def export_list():
     session = get_session()
     _campaign, f = _filters(session)
-    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
+    fmt = requested_format()
     stamp = to_cst(utcnow()).strftime("%Y%m%d-%H%M")
     return download(fmt, [str(h) for h in lists.EXPORT_HEADER], lists.export_rows(session, f),
                     f"线索清单-{stamp}", title="线索清单")
@@ -238,7 +238,7 @@ def export_timings():
     session = get_session()
     _campaign, f = _filters(session)
     by = "category" if request.args.get("by") == "category" else "unit"
-    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
+    fmt = requested_format()
     name = _("办理时效-按类别") if by == "category" else _("办理时效-按单位")
     return download(fmt, [str(h) for h in TIMING_HEADER], timing_table(session, f, by), name,
                     title=name)
@@ -254,6 +254,6 @@ def export_counts():
         abort(404)
     units = metrics.unit_names(session)
     rows = [(_label(dimension, k, units), n) for k, n in metrics.counts(session, f, dimension)]
-    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
+    fmt = requested_format()
     title = str(DIMENSION_LABELS[dimension])
     return download(fmt, [title, _("线索数")], rows, f"线索统计-{title}", title=title)
