@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from intake.classification import (
     ANY_UNIT,
-    CampaignData,
     Classification,
     Classifier,
     TrainedModel,
     extract_phones,
     extract_plates,
     extract_times,
-    train_model,
 )
 from intake.classification.gazetteer import Gazetteer
 from routing.policy import RoutingDecision, resolve_unit
+from tests.support import classifiers
+from tests.support.classifiers import CAMPAIGN
 
-ROOT = Path(__file__).resolve().parents[1]
-CAMPAIGN = ROOT / "notices" / "data" / "xining-2023-129"
-LABELLED = ROOT / "intake" / "data" / "labelled" / "dev_reports.jsonl"
+# Fixtures shared with the other classification tests.
+campaign, baseline, trained = classifiers.campaign, classifiers.baseline, classifiers.trained
+
 RULES = [
     {
         "priority": 10,
@@ -82,27 +81,6 @@ RULES = [
         "unit": "市交通运输综合行政执法监督局",
     },
 ]
-
-
-@pytest.fixture(scope="module")
-def campaign() -> CampaignData:
-    return CampaignData.load(CAMPAIGN)
-
-
-@pytest.fixture(scope="module")
-def baseline(campaign: CampaignData) -> Classifier:
-    return Classifier(campaign)
-
-
-@pytest.fixture(scope="module")
-def trained(campaign: CampaignData, baseline: Classifier) -> Classifier:
-    rows = [
-        json.loads(line)
-        for line in LABELLED.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    model = train_model(rows, campaign, calibrate=False, featurizer=baseline.featurizer)
-    return Classifier(campaign, model, featurizer=baseline.featurizer)
 
 
 # -- extraction -----------------------------------------------------------------

@@ -7,38 +7,13 @@ check that the ranking generalises rather than that the dev lines were learned.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from intake.classification import CampaignData, Classifier, train_model
+from intake.classification import Classifier
+from tests.support import classifiers
 
-ROOT = Path(__file__).resolve().parents[1]
-CAMPAIGN = ROOT / "notices" / "data" / "xining-2023-129"
-LABELLED = ROOT / "intake" / "data" / "labelled" / "dev_reports.jsonl"
-
-
-@pytest.fixture(scope="module")
-def campaign() -> CampaignData:
-    return CampaignData.load(CAMPAIGN)
-
-
-@pytest.fixture(scope="module")
-def baseline(campaign: CampaignData) -> Classifier:
-    return Classifier(campaign)
-
-
-@pytest.fixture(scope="module")
-def trained(campaign: CampaignData, baseline: Classifier) -> Classifier:
-    rows = [
-        json.loads(line)
-        for line in LABELLED.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    model = train_model(rows, campaign, calibrate=False, featurizer=baseline.featurizer)
-    return Classifier(campaign, model, featurizer=baseline.featurizer)
-
+# Fixtures shared with the other classification tests.
+campaign, baseline, trained = classifiers.campaign, classifiers.baseline, classifiers.trained
 
 # (text, the right item, the look-alike it must beat)
 CONFUSED_PAIRS = [
