@@ -15,19 +15,20 @@ import email.header
 import email.utils
 import hashlib
 import logging
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session
 
+from intake.commands import rating_in_email, written_language
+from intake.language import in_language
 from intake.models import Channel
 from intake.outbox import MessageChannel, queue_message
-from intake.receipts import TRACKING_NO_PATTERN
 from intake.registration import IntakeServices, Receipt, RegistrationError, Submission, register
 from intake.sanitize import clean_text
 from intake.uploads import IncomingFile
@@ -302,11 +303,6 @@ def parse_email(raw: bytes) -> ParsedEmail:
     return ParsedEmail(source_ref, from_addr, from_name, subject, body, attachments)
 
 
-# A reply to a result mail: a line that starts with the rating and the tracking number.
-RATING_COMMAND = re.compile(
-    rf"(?:^|\n)[ \t]*(基本满意|不满意|满意)[ \t:：,，]*({TRACKING_NO_PATTERN})")
-
-
 def ingest_email(session: Session, raw: bytes, services: IntakeServices,
                  campaign_id: int) -> Receipt | None:
     """Register one inbound e-mail in the caller's transaction (the caller commits).
@@ -326,16 +322,20 @@ def ingest_email(session: Session, raw: bytes, services: IntakeServices,
         return None
     if not parsed.from_addr:
         raise RegistrationError(_l("无法识别发件人地址，请使用有效的电子邮箱发送。"), "email")
-    command = RATING_COMMAND.search(parsed.text or "")
+    command = rating_in_email(parsed.text or "")
     if command and services.rate is not None:
-        reply = services.rate(session, command.group(2).upper(), command.group(1),
-                              parsed.from_addr)
+        rate = services.rate
+        reply = in_language(command.language, lambda: rate(
+            session, command.tracking_no, command.rating, parsed.from_addr))
+        subject = in_language(command.language, lambda: _("评价回执 %(no)s",
+                                                          no=command.tracking_no))
         queue_message(session, services.vault, channel=MessageChannel.email,
-                      recipient=parsed.from_addr, subject=f"评价回执 {command.group(2).upper()}",
-                      body=reply, purpose="rating_reply")
+                      recipient=parsed.from_addr, subject=subject, body=reply,
+                      purpose="rating_reply")
         return None
     submission = Submission(
         campaign_id=campaign_id, channel=Channel.email, text=parsed.text,
         anonymous=False, name=parsed.from_name, email=parsed.from_addr,
-        source_ref=parsed.source_ref, attachments=parsed.attachments, language="zh")
+        source_ref=parsed.source_ref, attachments=parsed.attachments,
+        language=written_language(parsed.text or ""))
     return register(session, submission, services)

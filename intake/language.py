@@ -1,7 +1,8 @@
-"""The language a citizen is written to: the one of the pages they reported on.
+"""The language a citizen is written to: the one they reported in.
 
-A report made on the English pages (`Report.language == "en"`) is answered in English;
-every other report in Chinese, which is also the language of the audit trail.
+A report made on the English pages, or sent by SMS or e-mail in English
+(`Report.language == "en"`), is answered in English; every other report in Chinese,
+which is also the language of the audit trail.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from intake.models import Report
 CHINESE = "zh_Hans_CN"
 
 
-def in_reporters_language(report: Report, build: Callable[[], str]) -> str:
-    with force_locale("en" if report.language == "en" else CHINESE):
+def in_language(language: str, build: Callable[[], str]) -> str:
+    """`build()` with the messages of `language` ("en"; anything else is Chinese)."""
+    with force_locale("en" if language == "en" else CHINESE):
         return build()
+
+
+def in_reporters_language(report: Report, build: Callable[[], str]) -> str:
+    return in_language(report.language, build)
 
 
 def as_recorded(build: Callable[[], str]) -> str:

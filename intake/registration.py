@@ -191,13 +191,16 @@ def _similar(session: Session, report_id: int, text: str) -> bool:
 
 def acknowledgement_text(report: Report, code: str | None, campaign: Campaign,
                          base_url: str) -> str:
-    """受理回执 in the language the citizen reported in (English pages: English)."""
+    """受理回执 in the language the citizen reported in. Without `code` (a web report, whose
+    code was shown on the receipt page only) it says where the code was given."""
 
     def build() -> str:
         lines = [_("【%(campaign)s】您反映的问题已受理，受理编号 %(no)s。",
                    campaign=campaign.short_title, no=report.tracking_no)]
         if code:
             lines.append(_("查询码 %(code)s（请妥善保存，仅发送一次）。", code=format_code(code)))
+        else:
+            lines.append(_("查询码见提交成功页面。"))
         lines.append(_("查询进度：%(url)s；短信回复“查询 受理编号 查询码”亦可查询。",
                        url=f"{base_url.rstrip('/')}/track"))
         return " ".join(lines) if report.language == "en" else "".join(lines)
@@ -289,7 +292,12 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
         session.add(Event(report_id=report.id, kind="triage", public=False,
                           data={"confidence": report.confidence}))
         ack = acknowledgement_text(report, code, campaign, services.public_base_url)
-        _queue_acknowledgement(session, vault, sub, report, ack, phone, email)
+        if sub.channel is Channel.web and (email or phone):
+            # The code was shown on screen; the confirmation carries only the tracking number.
+            _queue_acknowledgement(session, vault, sub, report, acknowledgement_text(
+                report, None, campaign, services.public_base_url), phone, email)
+        else:
+            _queue_acknowledgement(session, vault, sub, report, ack, phone, email)
         session.flush()
         for hook in services.after_register:
             hook(session, report)
@@ -334,7 +342,7 @@ def _apply_classification(report: Report, result: dict) -> None:
 def _queue_acknowledgement(session: Session, vault: PiiVault, sub: Submission, report: Report,
                            ack: str, phone: str | None, email: str | None) -> None:
     """SMS and e-mail senders get the code back on their channel; web senders saw it on screen."""
-    subject = f"受理回执 {report.tracking_no}"
+    subject = in_reporters_language(report, lambda: _("受理回执 %(no)s", no=report.tracking_no))
     if sub.channel is Channel.sms and phone:
         message = queue_message(session, vault, channel=MessageChannel.sms, recipient=phone,
                                 body=ack, purpose="ack", report_id=report.id,
@@ -351,10 +359,8 @@ def _queue_acknowledgement(session: Session, vault: PiiVault, sub: Submission, r
         queue_message(session, vault, channel=MessageChannel.sms, recipient=phone, body=ack,
                       purpose="ack", report_id=report.id, dedupe_key=f"ack:{report.id}")
     elif sub.channel is Channel.web and (email or phone):
-        # The code was shown on screen; the confirmation carries only the tracking number.
-        body = ack.split("查询码")[0] + "查询码见提交成功页面。"
         channel, recipient = (MessageChannel.email, email) if email else (MessageChannel.sms, phone)
-        queue_message(session, vault, channel=channel, recipient=recipient, body=body,
+        queue_message(session, vault, channel=channel, recipient=recipient, body=ack,
                       subject=subject, purpose="ack", report_id=report.id,
                       dedupe_key=f"ack:{report.id}")
 

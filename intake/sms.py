@@ -1,9 +1,10 @@
 """The SMS channel: Twilio's inbound-message webhook, answered in TwiML.
 
 `POST /sms/inbound` checks `X-Twilio-Signature` against PUBLIC_BASE_URL + path (the URL
-Twilio called, which a proxy hides from us), then either runs a command (查询 / 满意 ...)
-or registers the text as a report. A retried webhook (same MessageSid) creates nothing
-new and gets the same reply. The blueprint is exempt from CSRF (Twilio cannot send a
+Twilio called, which a proxy hides from us), then either runs a command (查询 / TRACK,
+满意 / SATISFIED ..., see intake.commands) or registers the text as a report, and answers
+in the language the message was written in. A retried webhook (same MessageSid) creates
+nothing new and gets the same reply. The blueprint is exempt from CSRF (Twilio cannot send a
 token; the signature is the check) and is rate-limited per client and per sender.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -26,8 +26,9 @@ from twilio.request_validator import (
 )
 from twilio.twiml.messaging_response import MessagingResponse
 
+from intake.commands import Command, parse_sms, written_language
+from intake.language import in_language
 from intake.models import Channel
-from intake.receipts import TRACKING_NO_PATTERN
 from intake.registration import (
     Receipt,
     RegistrationError,
@@ -46,11 +47,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
 
 
-QUERY_RE = re.compile(rf"^查询[\s:：,，]*({TRACKING_NO_PATTERN})[\s:：,，]+([0-9A-Za-z][0-9A-Za-z\s-]{{11,30}})$")
-QUERY_START_RE = re.compile(rf"^查询[\s:：,，]*{TRACKING_NO_PATTERN}")
-RATING_RE = re.compile(rf"^(满意|基本满意|不满意)[\s:：,，]*({TRACKING_NO_PATTERN})$")
-RATING_AFTER_RE = re.compile(rf"^({TRACKING_NO_PATTERN})[\s:：,，]*(满意|基本满意|不满意)$")
-HELP_WORDS = {"帮助", "help", "HELP", "?", "？"}
 _SENDER_KEY = secrets.token_bytes(32)
 
 
@@ -172,39 +168,47 @@ def inbound() -> Response:
     body = _normalised(form.get("Body", ""))
     max_chars = current_services().max_chars
 
-    if not body or body in HELP_WORDS:
-        return _twiml(help_text())
     if len(body) > max_chars:
-        return _twiml(_("内容过长（%(n)d 字），请精简到 %(limit)d 字以内后重新发送，本条未受理。",
-                        n=len(body), limit=max_chars))
-    if match := QUERY_RE.match(body):
-        return _twiml(query_reply(match.group(1), match.group(2)))
-    if QUERY_START_RE.match(body):
-        return _twiml(_("查询格式：查询 受理编号 查询码，例如“查询 XNJT-20231201-0001 "
-                        "ABCD-EFGH-JKMN-PQRS”。"))
-    if match := RATING_RE.match(body):
-        return _twiml(rating_reply(match.group(2), match.group(1), sender or sender_raw or None))
-    if match := RATING_AFTER_RE.match(body):
-        return _twiml(rating_reply(match.group(1), match.group(2), sender or sender_raw or None))
+        return _twiml(in_language(written_language(body), lambda: _(
+            "内容过长（%(n)d 字），请精简到 %(limit)d 字以内后重新发送，本条未受理。",
+            n=len(body), limit=max_chars)))
+    command = parse_sms(body)
+    if command is not None:
+        return _twiml(in_language(command.language, lambda: _answer(command, sender, sender_raw)))
+    return _twiml(in_language(written_language(body),
+                              lambda: _report(body, sender, message_sid)))
 
+
+def _answer(command: Command, sender: str | None, sender_raw: str) -> str:
+    if command.kind == "query":
+        return query_reply(command.tracking_no, command.code)
+    if command.kind == "query_format":
+        return _("查询格式：查询 受理编号 查询码，例如“查询 XNJT-20231201-0001 "
+                 "ABCD-EFGH-JKMN-PQRS”。")
+    if command.kind == "rating":
+        return rating_reply(command.tracking_no, command.rating, sender or sender_raw or None)
+    return help_text()
+
+
+def _report(body: str, sender: str | None, message_sid: str) -> str:
     db = get_session()
-    campaign = campaign_for_number(db, form.get("To"))
+    campaign = campaign_for_number(db, request.form.get("To"))
     if campaign is None or not campaign.is_active:
-        return _twiml(_("专项整治活动已结束，暂不受理短信反映。"))
+        return _("专项整治活动已结束，暂不受理短信反映。")
     submission = Submission(
         campaign_id=campaign.id, channel=Channel.sms, text=body, anonymous=False,
         phone=sender, source_ref=message_sid[:255], received_at=utcnow(),
-        inline_ack=True, language="zh")
+        inline_ack=True, language=written_language(body))
     try:
         receipt = _register(submission)
     except RegistrationError as exc:
-        return _twiml(_("未受理：%(reason)s", reason=str(exc.message)))
+        return _("未受理：%(reason)s", reason=str(exc.message))
     except (OperationalError, IntegrityError):
         log.exception("SMS registration failed: database unavailable")
-        return _twiml(_("系统繁忙，您的反映尚未保存，请稍后重新发送。"))
+        return _("系统繁忙，您的反映尚未保存，请稍后重新发送。")
     if receipt.replayed:
         log.info("SMS webhook replayed for %s", receipt.tracking_no)
     ack = receipt.acknowledgement
     if not ack or ack == "[redacted]":
         ack = _("您反映的问题已受理，受理编号 %(no)s。", no=receipt.tracking_no)
-    return _twiml(ack)
+    return ack

@@ -1,17 +1,20 @@
-"""Citizen ratings arriving by SMS or from the tracker page."""
+"""Citizen ratings arriving by SMS or e-mail; replies are in the caller's locale (the
+language the citizen wrote the rating in)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from intake.models import Report, Reporter
 from intake.registration import IntakeServices, normalise_phone
 from notices.db import begin_write
 from notices.timeutil import as_utc, utcnow
-from routing.models import Feedback
+from routing.forms import RATING_LABELS
+from routing.models import Feedback, Rating
 from routing.transitions import TransitionError, rate
 
 
@@ -41,7 +44,7 @@ def rate_by_message(services: IntakeServices) -> Callable[[Session, str, str, st
             matches = reporter is not None and phone is not None and \
                 reporter.phone_hash == services.vault.keyed_hash(phone)
         if not matches:
-            return "未找到您可评价的受理编号，请核对后重试。"
+            return _("未找到您可评价的受理编号，请核对后重试。")
         channel = "email" if by_email else "sms"
         last = session.exec(select(Feedback).where(Feedback.report_id == report.id)
                             .order_by(Feedback.id.desc())).first()
@@ -52,7 +55,7 @@ def rate_by_message(services: IntakeServices) -> Callable[[Session, str, str, st
             with session.begin_nested():  # a refused rating leaves the caller's work intact
                 rate(session, services, report.id, rating, channel=channel)
         except TransitionError as exc:
-            return f"评价未成功：{exc.message}"
+            return _("评价未成功：%(reason)s", reason=str(exc.message))
         return _confirmation(report, rating)
 
     return rate_message
@@ -62,6 +65,8 @@ REPEAT_WINDOW = timedelta(hours=1)
 
 
 def _confirmation(report: Report, rating: str) -> str:
+    label = str(RATING_LABELS[Rating(rating)])
     if report.status.value == "reopened":
-        return f"已收到您的评价（{rating}），受理编号 {report.tracking_no} 将重新办理。"
-    return f"已收到您的评价（{rating}），感谢您对专项整治工作的支持。"
+        return _("已收到您的评价（%(rating)s），受理编号 %(no)s 将重新办理。",
+                 rating=label, no=report.tracking_no)
+    return _("已收到您的评价（%(rating)s），感谢您对专项整治工作的支持。", rating=label)

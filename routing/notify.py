@@ -6,8 +6,10 @@ channel they used (web reporters with no contact read the tracker).
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlmodel import Session
 
+from intake.language import in_reporters_language
 from intake.models import Channel, Report, Reporter
 from intake.outbox import MessageChannel, queue_message
 from intake.registration import IntakeServices
@@ -58,6 +60,8 @@ def notify_citizen(session: Session, services: IntakeServices, report: Report, *
     else:
         return False
     queue_message(session, vault, channel=channel, recipient=recipient,
-                  subject=f"办理结果 {report.tracking_no}", body=text, purpose=purpose,
+                  subject=in_reporters_language(report, lambda: _("办理结果 %(no)s",
+                                                                   no=report.tracking_no)),
+                  body=text, purpose=purpose,
                   report_id=report.id)
     return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from intake.models import Channel
@@ -11,6 +13,7 @@ from intake.registration import Submission, register
 from routing import transitions as t
 from tests.support.flow import TEXT_HZ
 
+CODE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 POLICE = "城西区交警大队民警在五四大街违规扣分，电子警察抓拍后又现场罚款，驾驶证被记12分。"
 
 
@@ -49,7 +52,7 @@ def _result_and_referral(app, db, campaign_id: int, make_user) -> None:
     [chinese_result] = _bodies(app, db, chinese.id, "result")
     assert english_result.startswith(f"[Campaign] Report {english.tracking_no}, result:")
     assert "经核实属实，已整改。" in english_result  # the unit's answer is quoted as written
-    assert f"“满意 {english.tracking_no}” (satisfied)" in english_result
+    assert f"“SATISFIED {english.tracking_no}”" in english_result
     assert chinese_result.startswith(f"【专项整治】受理编号 {chinese.tracking_no} 办理结果")
 
     referred = _file(app, db, campaign_id, POLICE, "en", "visitor2@example.com")
@@ -73,8 +76,10 @@ def test_acknowledgement_follows_the_language_of_the_report_page(app, db, client
     vault = app.extensions["pii"]
     [ack] = [vault.decrypt(m.body_enc) for m in db.exec(
         select(Message).where(Message.purpose == "ack"))]
-    assert "Your report has been registered as XNJT-" in ack
-    assert "Receipt code" in ack and "/track" in ack
+    assert "Your report has been registered as XNJT-" in ack and "/track" in ack
+    # The code was shown on the receipt page only: the confirmation says so, in English.
+    assert "Receipt code" not in ack and not CODE.search(ack)
+    assert "Your receipt code was shown on the page after you submitted." in ack
     db.rollback()
 
 
