@@ -1,8 +1,9 @@
 """Attachments: type checked by content, images re-encoded without EXIF/GPS, PDFs rewritten
-without their metadata, embedded files or scripts, random names.
+without their metadata, embedded files or scripts, MP4/QuickTime videos with their metadata
+boxes blanked (intake.isobmff), random names.
 
-Videos are stored as sent: no maintained library here rewrites MP4/QuickTime/WebM metadata
-(creation time, device, location) without ffmpeg.
+WebM videos are stored as sent: no maintained library here rewrites Matroska metadata
+without ffmpeg (phones write their location into MP4/QuickTime, which is cleaned).
 
 Files live in UPLOAD_DIR (outside static) and are only ever served to authorised staff.
 """
@@ -20,6 +21,7 @@ import pikepdf
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from intake.isobmff import MalformedMedia, strip_metadata
 from intake.sanitize import clean_text
 
 log = logging.getLogger(__name__)
@@ -252,6 +254,13 @@ def prepare(files: list[IncomingFile], *, max_files: int, max_bytes: int) -> lis
                 if data is None:
                     raise UploadError(_l("附件“%(name)s”无法作为 PDF 打开（文件已损坏或设有密码），"
                                          "请去掉密码后重新上传。", name=name))
+            elif content_type in ("video/mp4", "video/quicktime"):
+                try:
+                    data = strip_metadata(data)
+                except MalformedMedia:
+                    log.info("video upload refused: its boxes do not parse", exc_info=True)
+                    raise UploadError(_l("附件“%(name)s”无法作为视频读取（文件已损坏），请重新导出后上传。",
+                                         name=name)) from None
             ext = {"application/pdf": ".pdf", "video/mp4": ".mp4", "video/quicktime": ".mov",
                    "video/webm": ".webm"}[content_type]
         prepared.append((data, content_type, ext, name))

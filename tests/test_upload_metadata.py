@@ -1,7 +1,7 @@
-"""PDF attachments are stored without what could identify the person who sent them: no
-document information, XMP, ID, embedded files, scripts or EXIF in its photos, and the sender's
-name nowhere in the stored bytes. A PDF that cannot be opened is refused with a message and
-nothing is stored."""
+"""PDF and video attachments are stored without what could identify the person who sent
+them: no document information, XMP, ID, embedded files, scripts or EXIF in a PDF's photos, and
+the sender's name nowhere in its bytes; no location, device, XMP or filming time in an MP4 or
+QuickTime video. A file that cannot be read is refused with a message and nothing is stored."""
 
 from __future__ import annotations
 
@@ -22,6 +22,16 @@ from tests.support.pdfs import (
     every_text_in,
     pdf_with_jpeg,
     pdf_with_metadata,
+)
+from tests.support.videos import (
+    DEVICE,
+    FILMED_AT,
+    FRAMES,
+    LOCATION,
+    XMP,
+    box,
+    boxes,
+    mp4_with_metadata,
 )
 from tests.test_email import count as count_email
 from tests.test_email import plain_message, refused, reports, send
@@ -152,3 +162,60 @@ def test_photo_inside_a_pdf_loses_its_exif_but_not_its_pixels(client, db, app):
     with Image.open(io.BytesIO(jpeg)) as shown, Image.open(io.BytesIO(photo)) as sent:
         assert shown.size == (64, 48)
         assert shown.convert("RGB").tobytes() == sent.convert("RGB").tobytes()
+
+
+# ---------------------------------------------------------------------------------------
+# Videos: location, device and XMP boxes blanked, times zeroed, the pictures untouched.
+
+
+def assert_video_clean(original: bytes, stored: bytes) -> None:
+    assert len(stored) == len(original)  # no box moved: the chunk offsets still hold
+    for secret in (LOCATION, DEVICE, XMP, b"com.apple.quicktime"):
+        assert secret not in stored
+    top = boxes(stored)
+    assert [kind for kind, _, _ in top] == [b"ftyp", b"moov", b"free", b"mdat"]
+    _, mdat_start, mdat_end = top[3]
+    assert stored[mdat_start:mdat_end] == FRAMES
+    _, moov_start, moov_end = top[1]
+    inside = boxes(stored, moov_start, moov_end)
+    assert [kind for kind, _, _ in inside] == [b"mvhd", b"trak", b"free", b"free"]
+    kind, start, end = inside[1]
+    assert [k for k, _, _ in boxes(stored, start, end)] == [b"tkhd", b"mdia", b"free"]
+    assert FILMED_AT.to_bytes(4, "big") not in stored and FILMED_AT.to_bytes(8, "big") not in stored
+
+
+@pytest.mark.parametrize(("brand", "version", "content_type", "ext"), [
+    (b"isom", 0, "video/mp4", ".mp4"), (b"qt  ", 1, "video/quicktime", ".mov")])
+def test_video_from_the_web_form_is_stored_without_location_or_device(client, db, app, brand,
+                                                                      version, content_type, ext):
+    original = mp4_with_metadata(brand=brand, version=version)
+    assert LOCATION in original and DEVICE in original
+    response = post_report(client, attachments=[(io.BytesIO(original), f"现场视频{ext}")])
+    assert response.status_code == 302, response.get_data(as_text=True)
+    attachment = db.exec(select(Attachment)).one()
+    stored = (app.config["UPLOAD_DIR"] / attachment.stored_name).read_bytes()
+    assert (attachment.content_type, attachment.stored_name[-4:]) == (content_type, ext)
+    assert_video_clean(original, stored)
+
+
+@pytest.mark.parametrize("data", [
+    box(b"ftyp", b"isom\x00\x00\x02\x00isom") + b"\x00\x00\xff\xffmoov" + bytes(64),
+    box(b"ftyp", b"isom\x00\x00\x02\x00isom") + box(b"moov", b"\x00\x00\x00\x04mvhd"),
+    box(b"ftyp", b"isom\x00\x00\x02\x00isom") + b"\x00\x00\x00",
+], ids=["box-past-the-end", "box-smaller-than-its-header", "truncated-header"])
+def test_damaged_video_is_refused_and_stores_nothing(client, db, app, data):
+    response = post_report(client, attachments=[(io.BytesIO(data), "视频.mp4")])
+    assert response.status_code == 400
+    assert "无法作为视频读取" in response.get_data(as_text=True)
+    assert count(db, Report) == 0 and count(db, Attachment) == 0
+
+
+def test_video_by_email_is_stored_without_location(app, db):
+    original = mp4_with_metadata()
+    msg = plain_message()
+    msg.add_attachment(original, maintype="video", subtype="mp4", filename="clip.mp4")
+    with receiver(app) as address:
+        send(address, msg)
+    [report] = reports(db)
+    attachment = db.exec(select(Attachment).where(Attachment.report_id == report.id)).one()
+    assert_video_clean(original, (app.config["UPLOAD_DIR"] / attachment.stored_name).read_bytes())
