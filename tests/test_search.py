@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from intake.models import Event
+from intake.models import Channel, Event
+from intake.models import ReportStatus as S
+from intake.registration import Submission, register
+from routing import transitions as t
+from tests.support.flow import unit_id
 from tests.test_dashboard import REPORTER_NAMES, REPORTER_PHONES, build_world
 
 
@@ -45,3 +49,30 @@ def test_unit_searches_only_its_own_clues(client, login, make_user, world):
 def test_operator_cannot_search(client, login, make_user, world):
     login(make_user("operator"))
     assert client.get("/search?q=x").status_code == 403
+
+
+def test_unit_cannot_confirm_reporters_phone_or_name_through_text_search(
+        app, db, campaign_id, client, login, make_user):
+    """A unit may not look reports up by the reporter's phone (search refuses ?phone= for
+    units), and the text it reads has the reporter's own details masked; but ?q= searches
+    the unmasked text, so a unit can test a suspected reporter's number or name."""
+    name, phone = "欧阳娜娜", "13987654321"
+    text = (f"我是{name}，电话{phone}。湟中区多巴镇检查站的路政执法人员在行车道上随意拦截货车检查。")
+    receipt = register(db, Submission(campaign_id=campaign_id, channel=Channel.sms, text=text,
+                                      phone=phone, name=name, anonymous=False),
+                       app.extensions["intake"])
+    db.commit()
+    report = receipt.report
+    if report.status is not S.dispatched:
+        t.dispatch(db, app.extensions["intake"], report.id, unit_id(db, "hzq"), t.SYSTEM)
+        db.commit()
+    login(make_user("unit", unit_code="hzq"))
+    page = client.get(f"/unit/clues/{report.id}").get_data(as_text=True)
+    assert phone not in page and name not in page  # masked on the clue page, as promised
+    for secret in (phone, name):
+        found = client.get(f"/search?q={secret}").get_data(as_text=True)
+        assert report.tracking_no not in found, f"unit confirmed the reporter's {secret!r}"
+    # What the unit may read, it may still search for; the task force searches everything.
+    assert report.tracking_no in client.get("/search?q=多巴镇检查站").get_data(as_text=True)
+    login(make_user("taskforce"))
+    assert report.tracking_no in client.get(f"/search?q={name}").get_data(as_text=True)

@@ -14,6 +14,7 @@ from app.dashboard import metrics, sqlutil
 from app.dashboard.exports import download, requested_format
 from app.dashboard.filters import Filters
 from intake.models import Event, Report, Reporter, ReportStatus
+from intake.pii import PiiVault
 from intake.registration import RegistrationError, normalise_phone
 from intake.services import current_services
 from notices.access import current_staff, staff_required
@@ -21,7 +22,7 @@ from notices.campaigns import staff_campaign
 from notices.db import get_session
 from routing.models import Assignment, Unit
 from routing.scope import unit_report_ids
-from routing.web import STATUS_LABELS
+from routing.web import STATUS_LABELS, unit_text
 
 bp = Blueprint("search", __name__, template_folder="templates")
 LIMIT = 200
@@ -36,9 +37,24 @@ class Query:
     f: Filters | None = None
 
 
+def _as_units_read_it(session: Session, conds: list, text: str, vault) -> list[int]:
+    """The matches whose text still matches once the reporter's own details are masked, as
+    a unit reads it (routing.web.unit_text): a unit must not confirm a suspected reporter's
+    name or number by searching for it. Only the unit's own clues are read."""
+    wanted = text.casefold()
+    found = []
+    for report in session.execute(select(Report).where(*conds)).scalars():
+        if text.upper().replace(" ", "") == report.plate \
+                or wanted in (report.place_text or "").casefold() \
+                or wanted in unit_text(session, report, vault).casefold():
+            found.append(report.id)
+    return found
+
+
 def search(session: Session, actor, q: Query, *, limit: int = LIMIT,
-           phone_hash: str | None = None) -> tuple[int, list]:
-    """Reports matching `q` that `actor` may see, newest first: (count, rows)."""
+           phone_hash: str | None = None, vault: PiiVault | None = None) -> tuple[int, list]:
+    """Reports matching `q` that `actor` may see, newest first: (count, rows). A unit's
+    text search needs `vault` (its matches are checked against the masked text)."""
     f = q.f or Filters()
     conds = list(f.report_conditions(with_unit=actor.role != "unit"))
     if f.item:
@@ -57,6 +73,8 @@ def search(session: Session, actor, q: Query, *, limit: int = LIMIT,
         conds.append(sa.or_(Report.plate == text.upper().replace(" ", ""),
                             Report.text.like(like, escape="\\"),
                             Report.place_text.like(like, escape="\\")))
+        if actor.role == "unit":
+            conds = [Report.id.in_(_as_units_read_it(session, conds, text, vault))]
     if q.plate.strip():
         conds.append(Report.plate == q.plate.strip().upper().replace(" ", "").replace(".", "·"))
     if phone_hash is not None:
@@ -98,7 +116,8 @@ def _run(session: Session):
         session.add(Event(report_id=None, kind="pii_search", actor_id=staff.id,
                           note=_("按举报人电话查询线索")))
         session.commit()
-    count, rows = search(session, staff, q, phone_hash=phone_hash or None)
+    count, rows = search(session, staff, q, phone_hash=phone_hash or None,
+                         vault=current_services().vault)
     return staff, campaign, q, errors, searched, count, rows
 
 
