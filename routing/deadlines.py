@@ -10,7 +10,9 @@ from pathlib import Path
 import yaml
 from sqlmodel import Session, select
 
+from intake.models import ReportStatus as S
 from notices.models import Campaign
+from notices.timeutil import as_utc
 from routing.calendar import DEFAULT_CALENDAR_FILE, WorkCalendar
 from routing.models import CalendarOverride
 
@@ -88,3 +90,14 @@ def import_overrides(session: Session, path: Path = DEFAULT_CALENDAR_FILE) -> in
 
 def due(session: Session, start: datetime, days: int) -> datetime:
     return work_calendar(session).add_working_days(start, days)
+
+
+UNSIGNED = frozenset({S.dispatched, S.reopened})
+
+
+def due_for(status: S | str, acknowledge_due_at: datetime,
+            reply_due_at: datetime) -> tuple[str, datetime]:
+    """("acknowledge" | "reply", the deadline of an assignment that applies now)."""
+    if S(status) in UNSIGNED:
+        return "acknowledge", as_utc(acknowledge_due_at)
+    return "reply", as_utc(reply_due_at)

@@ -14,19 +14,10 @@ import sqlalchemy as sa
 
 from intake.models import Report
 from intake.models import ReportStatus as S
-from notices.timeutil import as_utc, utcnow
+from notices.timeutil import utcnow
+from routing.deadlines import UNSIGNED, due_for
 from routing.models import Assignment
 from routing.transitions import WITH_UNIT
-
-UNSIGNED = frozenset({S.dispatched, S.reopened})
-
-
-def due_for(status: S | str, acknowledge_due_at: datetime,
-            reply_due_at: datetime) -> tuple[str, datetime]:
-    """("acknowledge" | "reply", the deadline of an assignment that applies now)."""
-    if S(status) in UNSIGNED:
-        return "acknowledge", as_utc(acknowledge_due_at)
-    return "reply", as_utc(reply_due_at)
 
 
 def is_overdue(status: S | str, assignment: Assignment, now: datetime) -> bool:

@@ -21,7 +21,7 @@ from intake.models import Attachment, Event, Report
 from intake.models import ReportStatus as S
 from intake.registration import IntakeServices
 from intake.sanitize import clean_text
-from intake.tracking import merged_note, referred_note
+from intake.tracking import PUBLIC_STATUS, merged_note, referred_note
 from intake.uploads import IncomingFile, UploadError, discard, prepare, store
 from notices.db import begin_write
 from notices.models import Campaign
@@ -140,7 +140,7 @@ def _begin(session: Session, report_id: int, action: str, actor: Actor) -> Repor
         raise TransitionError(_l("该线索不属于您负责的专项整治。"))
     if report.status not in move.sources:
         raise TransitionError(_l("线索当前状态为“%(state)s”，不能执行此操作，请刷新页面。",
-                                 state=report.status.value))
+                                 state=PUBLIC_STATUS.get(report.status, report.status.value)))
     if _role(actor) == "unit":
         assignment = current_assignment(session, report.id)
         if assignment is None or assignment.unit_id != actor.unit_id:
@@ -228,6 +228,8 @@ def refer(session: Session, services: IntakeServices, report_id: int, actor: Act
     report = _begin(session, report_id, "refer", actor)
     unit = _unit(session, unit_id) if unit_id else session.exec(
         select(Unit).where(Unit.kind == UnitKind.external)).first()
+    if unit is not None and unit.kind is not UnitKind.external:
+        raise TransitionError(_l("移交只能交给外部单位（如交警部门）；本系统内的单位请用转办。"))
     name = unit.name if unit else None
     public_note = as_recorded(lambda: referred_note(name))
     _advance(session, report, "refer", actor, public=True, note=public_note,
@@ -288,9 +290,11 @@ def merge(session: Session, services: IntakeServices, report_id: int, into_track
     answer = session.exec(select(Reply).where(Reply.report_id == target.id,
                                               Reply.review_status == ReviewStatus.approved)
                           .order_by(Reply.id.desc())).first()
-    if answer is not None:  # answered already: no later approval will tell this citizen
-        notify_citizen(session, services, report, purpose="result",
-                       text=messages.merged_result_text(report, target, answer.public_text))
+    if answer is not None:  # answered already: no later approval will tell these citizens
+        for duplicate in [report, *_merged_into(session, report.id)]:
+            notify_citizen(session, services, duplicate, purpose="result",
+                           text=messages.merged_result_text(duplicate, target,
+                                                            answer.public_text))
     return target
 
 
@@ -516,11 +520,18 @@ LEVEL_TEXT = {EscalationLevel.warning: "预警：办理期限将至", Escalation
 
 
 def escalate(session: Session, services: IntakeServices, report_id: int, actor: Actor, *,
-             level: EscalationLevel | None = None, due_kind: str = "reply",
+             level: EscalationLevel | None = None, due_kind: str | None = None,
              note: str = "") -> Escalation | None:
-    """催办 → 督办 → 挂牌督办; each level once per deadline (returns None if already there)."""
+    """催办 → 督办 → 挂牌督办; each level once per deadline (returns None if already there).
+
+    `due_kind` ("acknowledge" or "reply") names the deadline; by default the one that
+    applies now (签收 before the unit signs, 办结回复 after), as the sweep counts it.
+    """
     report = _begin(session, report_id, "escalate", actor)
     assignment = current_assignment(session, report.id)
+    if due_kind is None:
+        due_kind = deadlines.due_for(report.status, assignment.acknowledge_due_at,
+                                     assignment.reply_due_at)[0]
     done = set(session.exec(select(Escalation.level).where(
         Escalation.assignment_id == assignment.id, Escalation.due_kind == due_kind)))
     if level is None:

@@ -130,7 +130,7 @@ def build_world(app, db: Session, campaign_id: int) -> dict:
         db.add(Event(report_id=r.id, kind="reply_approved"))
     db.add(Event(report_id=r2.id, kind="reopened"))
     a4 = db.exec(select(Assignment).where(Assignment.report_id == r4.id)).one()
-    db.add(Escalation(report_id=r4.id, assignment_id=a4.id, due_kind="reply",
+    db.add(Escalation(report_id=r4.id, assignment_id=a4.id, due_kind="acknowledge",
                       level=EscalationLevel.reminder))
     db.commit()
     return {"reports": [r1, r2, r3, r4, r5], "campaign_id": campaign_id}

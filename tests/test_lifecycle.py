@@ -442,3 +442,24 @@ def test_a_retried_rating_message_does_not_rate_twice(app, db, services, hz_repo
     assert first == again and "重新办理" in first
     assert [f.rating.value for f in db.exec(select(Feedback))] == ["不满意"]
     assert fresh(db, hz_report).status is S.reopened
+
+
+def test_referral_to_one_of_our_own_units_is_refused(app, db, make_user, campaign_id):
+    """移交 is for outside bodies (dispatch refuses external units the other way round).
+    The triage form offers every unit for both actions; "refer" with an internal unit
+    closes the clue as referred (terminal: no assignment, no deadline, no escalation)
+    and tells the citizen that unit has it."""
+    services = app.extensions["intake"]
+    report = file_report(app, db, campaign_id, text="执法人员态度很差。")  # waits in triage
+    assert report.status is S.triage
+    report_id = report.id
+    try:
+        t.refer(db, services, report_id, make_user("taskforce"), unit_id=unit_id(db, "hzq"))
+        db.commit()
+    except t.TransitionError:
+        db.rollback()
+    db.rollback()
+    from intake.models import Report
+    assert db.get(Report, report_id).status is S.triage, \
+        "referred to an internal unit: closed without any assignment"
+    db.rollback()

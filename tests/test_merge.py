@@ -132,3 +132,51 @@ def test_merge_follows_chains_stays_in_the_campaign_and_answers_at_once(
     db.commit()
     assert any("经核实属实" in body for _to, body in _messages(app, db, late.id, "result"))
     db.rollback()
+
+
+def test_duplicates_of_a_report_merged_into_an_answered_one_are_told_the_result(
+        app, db, make_user, campaign_id):
+    """Y was merged into X while X waited in triage; X is then merged into the root, which
+    has its answer already. X's reporter is told the answer at once, Y's never is (no later
+    approval will come), although Y's tracker follows the chain to the root."""
+    from intake.outbox import Message
+
+    services = app.extensions["intake"]
+    vault = app.extensions["pii"]
+    desk, unit_user = make_user("taskforce"), make_user("unit", unit_code="hzq")
+    root = file_report(app, db, campaign_id)  # dispatched to 湟中区交通运输局
+    root_id, root_no = root.id, root.tracking_no
+    t.acknowledge(db, services, root_id, unit_user)
+    t.reply(db, services, root_id, unit_user, finding="属实", measures="已约谈",
+            public_text="经核实属实，已整改。")
+    t.review(db, services, root_id, desk, approve=True)
+    db.commit()
+
+    vague = "执法人员在检查站随便拦车，态度很差。"  # no place: waits in triage
+    x = file_report(app, db, campaign_id, text=vague, phone="13800002222")
+    y = file_report(app, db, campaign_id, text=vague + "又", phone="13800003333")
+    x_id, x_no, y_id = x.id, x.tracking_no, y.id
+    t.merge(db, services, y_id, x_no, desk)  # X is unanswered: Y only gets the merge note
+    db.commit()
+    t.merge(db, services, x_id, root_no, desk)  # the root is answered already
+    db.commit()
+
+    def results(report_id):
+        return [vault.decrypt(m.body_enc) for m in db.exec(
+            select(Message).where(Message.report_id == report_id, Message.purpose == "result"))]
+
+    assert any("经核实属实" in body for body in results(x_id))
+    assert any("经核实属实" in body for body in results(y_id)), "Y's reporter is never told"
+    db.rollback()
+
+
+def test_rating_a_merged_report_names_its_state_in_words(app, db, make_user, campaign_id):
+    services = app.extensions["intake"]
+    first = file_report(app, db, campaign_id)
+    again = file_report(app, db, campaign_id, text="执法人员态度很差。", phone="13800002222")
+    t.merge(db, services, again.id, first.tracking_no, make_user("taskforce"))
+    db.commit()
+    with app.test_request_context():
+        reply = services.rate(db, again.tracking_no, "满意", "+8613800002222")
+    db.rollback()
+    assert "已与相同问题合并办理" in reply and "merged" not in reply

@@ -14,9 +14,10 @@ from app.dashboard.filters import Filters
 from intake.models import ReportStatus as S
 from notices.timeutil import utcnow
 from routing import transitions as t
-from routing.models import Assignment
+from routing.models import Assignment, Escalation
 from routing.overdue import is_overdue
 from routing.sweep import sweep
+from tests.conftest import csrf_from
 from tests.support.flow import file_report
 
 
@@ -56,3 +57,19 @@ def test_late_signature_counts_as_overdue_in_every_view(app, db, client, login, 
     result = sweep(db, app.extensions["intake"])
     assert (number, "acknowledge", "reminder") in result.escalations
     db.rollback()
+
+
+def test_manual_escalation_of_an_unsigned_clue_is_not_repeated_by_the_sweep(
+        app, db, client, login, make_user, unsigned_late):
+    """The dashboard lists a clue late for 签收; its 催办 button counts against that
+    deadline ("acknowledge"), as the sweep does, so the sweep sends no second 催办."""
+    report_id, _number = unsigned_late
+    login(make_user("taskforce"))
+    token = csrf_from(client.get("/taskforce").get_data(as_text=True))
+    client.post(f"/taskforce/reports/{report_id}/escalate", data={"csrf_token": token})
+    db.rollback()
+    sweep(db, app.extensions["intake"])
+    db.rollback()
+    reminders = db.exec(select(Escalation).where(Escalation.report_id == report_id,
+                                                 Escalation.level == "reminder")).all()
+    assert [(e.due_kind, e.by_id is not None) for e in reminders] == [("acknowledge", True)]
