@@ -395,7 +395,18 @@ def test_open311_jurisdiction_id_selects_the_campaign(live_url, db, campaigns):
     report = db.exec(select(Report).where(Report.channel == Channel.api)).one()
     assert report.campaign_id == campaigns["county"].id
     assert report.tracking_no.startswith("HZJT-")
+    number = report.tracking_no
     db.rollback()
+    # The client reads its requests per jurisdiction: the county's are not the city's.
+    county = requests.get(f"{base}/requests.json", timeout=30,
+                          params={"api_key": key, "jurisdiction_id": "huangzhong-demo"})
+    assert [r["service_request_id"] for r in county.json()] == [number]
+    city = requests.get(f"{base}/requests.json", params={"api_key": key}, timeout=30)
+    assert city.status_code == 200 and city.json() == []
+    assert requests.get(f"{base}/requests/{number}.json", params={"api_key": key},
+                        timeout=30).status_code == 404
+    assert requests.get(f"{base}/requests/{number}.json", timeout=30, params={
+        "api_key": key, "jurisdiction_id": "huangzhong-demo"}).status_code == 200
     unknown = requests.get(f"{base}/services.json", params={"jurisdiction_id": "beijing"},
                            timeout=30)
     assert unknown.status_code == 404 and "huangzhong-demo" in unknown.text

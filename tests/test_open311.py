@@ -312,6 +312,7 @@ def test_filter_by_status_service_code_and_date(app, base, key, db, make_user):
     for params in ({"start_date": (now - timedelta(days=100)).isoformat(),
                     "end_date": now.isoformat()},
                    {"start_date": "not a date"}, {"status": "pending"},
+                   {"start_date": "9999-12-31T23:59:59"}, {"end_date": "0001-01-01T00:00:00"},
                    {"start_date": now.isoformat(),
                     "end_date": (now - timedelta(days=1)).isoformat()}):
         response = requests.get(f"{base}/requests.json", params={"api_key": key, **params},

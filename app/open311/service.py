@@ -37,7 +37,7 @@ from intake.receipts import format_code
 from intake.registration import DISTRICTS, IntakeServices, Receipt, Submission, register
 from intake.tracking import PUBLIC_STATUS
 from notices.models import Campaign, ChecklistItem
-from notices.timeutil import CST, as_utc, iso_cst, to_cst, utcnow
+from notices.timeutil import CST, FIRST_DAY, LAST_DAY, as_utc, iso_cst, to_cst, utcnow
 from routing import deadlines
 from routing.models import Assignment, Unit
 from routing.transitions import TERMINAL
@@ -169,6 +169,8 @@ def parse_datetime(value: str, name: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
     except ValueError:
         raise Open311Error(400, f"{name} must be an ISO 8601 datetime") from None
+    if not FIRST_DAY <= parsed.date() <= LAST_DAY:
+        raise Open311Error(400, f"{name} must be between {FIRST_DAY} and {LAST_DAY}")
     return parsed.replace(tzinfo=CST) if parsed.tzinfo is None else parsed
 
 
@@ -284,9 +286,11 @@ def _status_label(report: Report) -> str:
     return str(PUBLIC_STATUS.get(report.status, report.status.value))
 
 
-def _own(client: ApiClient) -> Any:
+def _own(client: ApiClient, campaign: Campaign) -> Any:
+    """The requests this client filed in this jurisdiction (campaign)."""
     return select(Report).where(Report.channel == Channel.api,
-                                Report.source_ref.like(f"open311:{client.id}:%"))
+                                Report.source_ref.like(f"open311:{client.id}:%"),
+                                Report.campaign_id == campaign.id)
 
 
 def _service_code(report: Report) -> str | None:
@@ -393,7 +397,7 @@ def find_requests(session: Session, campaign: Campaign, client: ApiClient,
                   query: Query) -> list[dict[str, Any]]:
     """The client's own requests: by id (overriding the other filters), else by the filters,
     newest first, at most 1,000."""
-    select_own = _own(client).order_by(Report.received_at.desc(), Report.id.desc())
+    select_own = _own(client, campaign).order_by(Report.received_at.desc(), Report.id.desc())
     if query.ids:
         return _serialise(session, campaign, list(session.exec(
             select_own.where(Report.tracking_no.in_(query.ids)))))
@@ -416,7 +420,7 @@ def get_request(session: Session, campaign: Campaign, client: ApiClient,
                 service_request_id: str) -> list[dict[str, Any]]:
     """:raise Open311Error 404: not a request this client filed."""
     number = (service_request_id or "").strip().upper()
-    report = session.exec(_own(client).where(Report.tracking_no == number)).first()
+    report = session.exec(_own(client, campaign).where(Report.tracking_no == number)).first()
     if report is None:
         raise Open311Error(404, f"service_request_id {number[:40]} not found")
     return _serialise(session, campaign, [report])
