@@ -91,8 +91,9 @@ def _reencode_image(data: bytes) -> tuple[bytes, str, str] | None:
 
 # Keys dropped from every dictionary of a PDF: XMP packets (document, pages, images, fonts),
 # the private data of the program that made it (Illustrator keeps a whole copy there),
-# actions run on open, close, print or page view, and associated (embedded) files.
-PDF_DROPPED_KEYS = ("/Metadata", "/PieceInfo", "/AA", "/AF", "/OpenAction")
+# actions run on open, close, print or page view, and associated or embedded files (/EF of
+# any file specification, however it is reached).
+PDF_DROPPED_KEYS = ("/Metadata", "/PieceInfo", "/AA", "/AF", "/OpenAction", "/EF")
 # Actions that run code, start programs or send data; links (/URI, /GoTo) stay.
 PDF_DROPPED_ACTIONS = {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/GoToE"}
 
@@ -151,6 +152,10 @@ def _is_jpeg_image(obj) -> bool:
     return filters == [pikepdf.Name.DCTDecode]
 
 
+def _annotation_of(obj, subtype: pikepdf.Name) -> bool:
+    return isinstance(obj, pikepdf.Dictionary) and obj.get("/Subtype") == subtype
+
+
 def _is_dropped_action(obj) -> bool:
     return isinstance(obj, pikepdf.Dictionary) and (
         "/JS" in obj or str(obj.get("/S", "")) in PDF_DROPPED_ACTIONS)
@@ -188,8 +193,14 @@ def _clean_pdf(data: bytes) -> bytes | None:
                 annots = page.obj.get("/Annots")
                 if not isinstance(annots, pikepdf.Array):
                     continue
-                kept = [a for a in annots if not (isinstance(a, pikepdf.Dictionary)
-                        and a.get("/Subtype") == pikepdf.Name.FileAttachment)]
+                attached = {a.objgen for a in annots
+                            if _annotation_of(a, pikepdf.Name.FileAttachment) and a.is_indirect}
+                # A comment's popup (its note window) points back at it through /Parent.
+                kept = [a for a in annots
+                        if not _annotation_of(a, pikepdf.Name.FileAttachment)
+                        and not (_annotation_of(a, pikepdf.Name.Popup)
+                                 and isinstance(a.get("/Parent"), pikepdf.Dictionary)
+                                 and a.Parent.objgen in attached)]
                 if len(kept) != len(annots):
                     page.obj["/Annots"] = pikepdf.Array(kept)
                 for annot in kept:

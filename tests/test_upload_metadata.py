@@ -219,3 +219,36 @@ def test_video_by_email_is_stored_without_location(app, db):
     [report] = reports(db)
     attachment = db.exec(select(Attachment).where(Attachment.report_id == report.id)).one()
     assert_video_clean(original, (app.config["UPLOAD_DIR"] / attachment.stored_name).read_bytes())
+
+
+def test_pdf_file_attachment_comment_with_a_popup_loses_its_embedded_file():
+    """A file attachment comment as Acrobat makes it has a popup (its note window), whose
+    /Parent points back at the comment. The cleaner drops the comment from the page's
+    /Annots but keeps the popup, so the comment, its file specification and the embedded
+    file are still reachable and written into the "cleaned" PDF."""
+    import io
+
+    import pikepdf
+
+    from intake.uploads import IncomingFile, prepare
+    from tests.support.pdfs import AUTHOR, every_text_in
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    spec = pikepdf.AttachedFileSpec(pdf, f"private notes of {AUTHOR}".encode(),
+                                    mime_type="text/plain", filename="notes.txt")
+    comment = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.FileAttachment,
+        Rect=pikepdf.Array([50, 700, 70, 720]), FS=spec.obj, Contents=pikepdf.String("附件")))
+    popup = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Popup,
+        Rect=pikepdf.Array([80, 600, 280, 700]), Parent=comment))
+    comment.Popup = popup
+    pdf.pages[0].obj.Annots = pdf.make_indirect(pikepdf.Array([comment, popup]))
+    buffer = io.BytesIO()
+    pdf.save(buffer, compress_streams=False)
+
+    [(data, content_type, _ext, _name)] = prepare([IncomingFile("证据.pdf", buffer.getvalue())],
+                                                   max_files=5, max_bytes=10 * 1024 * 1024)
+    assert content_type == "application/pdf"
+    assert AUTHOR.encode() not in every_text_in(data)
