@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from app.security import safe_next
 from notices.access import current_staff, staff_required
 from notices.campaigns import STAFF_CAMPAIGN_KEY, active_campaigns, in_scope, staff_campaign
-from notices.db import get_session
+from notices.db import db_int, get_session
 
 bp = Blueprint("staff", __name__)
 
@@ -61,7 +61,7 @@ def choose_campaign():
     """Which campaign the dashboard, ledger, rules and search pages show (remembered); a
     unit's inbox shows the clues of every campaign, its ledger and search the chosen one."""
     db = get_session()
-    wanted = request.form.get("campaign", type=int)
+    wanted = request.form.get("campaign", type=db_int)
     chosen = next((c for c in active_campaigns(db) if c.id == wanted and in_scope(c.id)), None)
     if chosen is None:
         flash(_("请选择一项本平台受理的专项整治。"), "error")

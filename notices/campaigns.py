@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, g, has_request_context, request, session
 from sqlmodel import Session, select
 
+from notices.db import db_int
 from notices.models import Campaign
 
 STAFF_CAMPAIGN_KEY = "staff_campaign"
@@ -123,7 +124,7 @@ def staff_campaign(db: Session) -> Campaign:
     the switcher (remembered in the session), else the default campaign.
     """
     scope = staff_scope()
-    asked = request.args.get("campaign", type=int)
+    asked = request.args.get("campaign", type=db_int)
     if scope is not None and asked not in (None, scope):
         abort(404)
     wanted = scope or asked or session.get(STAFF_CAMPAIGN_KEY)

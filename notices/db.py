@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
+from werkzeug.routing import IntegerConverter, Map
 
 
 def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
@@ -60,7 +62,28 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
+ROW_ID_MAX = 2**31 - 1  # INTEGER columns (PostgreSQL int4; SQLite takes 64 bits)
+
+
+def db_int(value: str) -> int:
+    """An integer an INTEGER column can hold, for `request.args.get(name, type=db_int)`:
+    anything larger is ValueError (so the default), never a database error."""
+    number = int(value)
+    if not -ROW_ID_MAX - 1 <= number <= ROW_ID_MAX:
+        raise ValueError(f"{value} does not fit an INTEGER column")
+    return number
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in URLs: a number no row can have is a 404, not a database error."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", ROW_ID_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = RowIdConverter  # before any blueprint adds its rules
     engine = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
     app.extensions["engine"] = engine
     # A forked worker (gunicorn --preload) starts with a fresh pool, never the parent's sockets.

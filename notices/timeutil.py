@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 try:
     from zoneinfo import ZoneInfo
@@ -28,3 +28,17 @@ def to_cst(value: datetime) -> datetime:
 def iso_cst(value: datetime | None) -> str | None:
     """ISO 8601 with the +08:00 offset, as the APIs answer; None stays None."""
     return to_cst(value).isoformat(timespec="seconds") if value else None
+
+
+# Days a person may ask about: a date picker also offers 0001-01-01 and 9999-12-31, whose
+# neighbours (a day later, the UTC instant) do not exist.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def parse_day(value: str | None) -> date | None:
+    """An ISO date between FIRST_DAY and LAST_DAY; None for anything else (no bound)."""
+    try:
+        day = date.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None

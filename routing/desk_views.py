@@ -178,7 +178,7 @@ def report(report_id: int):
     revealed = False
     if reveal_form.validate_on_submit():
         session.add(Event(report_id=report.id, kind="pii_revealed",
-                          actor_id=current_staff().id, note=reveal_form.reason.data.strip()[:200]))
+                          actor_id=current_staff().id, note=reveal_form.reason.data[:200]))
         session.commit()
         revealed = True
     reporter = session.get(Reporter, report.reporter_id) if report.reporter_id else None

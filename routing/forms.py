@@ -9,6 +9,7 @@ from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from intake.forms import DISTRICT_CHOICES
+from intake.sanitize import clean_text
 from routing.models import Finding, Rating
 
 FINDING_LABELS = {Finding.true: _l("属实"), Finding.partly_true: _l("部分属实"),
@@ -61,7 +62,7 @@ class TriageForm(FlaskForm):
     kind = SelectField(_l("类型"), choices=[
         ("complaint", _l("投诉")), ("tip", _l("举报")), ("inquiry", _l("咨询")),
         ("praise", _l("表扬")), ("spam", _l("垃圾信息")), ("invalid", _l("无效"))])
-    district = SelectField(_l("区县"), choices=DISTRICT_CHOICES, validate_choice=False)
+    district = SelectField(_l("区县"), choices=DISTRICT_CHOICES, default="")
     unit_id = SelectField(_l("责任单位"), coerce=int, validate_choice=False)
     merge_into = StringField(_l("并入的受理编号"), validators=[Optional(), Length(max=40)])
     note = TextAreaField(_l("说明（不予受理须填写理由）"), validators=[Optional(), Length(max=1000)])
@@ -73,6 +74,11 @@ class RatingForm(FlaskForm):
     note = TextAreaField(_l("意见（选填）"), validators=[Optional(), Length(max=500)])
 
 
+def _one_line(value: str | None) -> str | None:
+    """Sanitised before the validators run, so markup alone counts as empty."""
+    return clean_text(value, multiline=False) if value else value
+
+
 class RevealForm(FlaskForm):
-    reason = StringField(_l("查看原因（将记入操作记录）"), validators=[
+    reason = StringField(_l("查看原因（将记入操作记录）"), filters=[_one_line], validators=[
         DataRequired(message=_l("请填写查看原因。")), Length(max=200)])

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from intake.models import Event
 from intake.registration import DISTRICTS
+from intake.sanitize import clean_text
 from notices.access import current_staff, staff_required
 from notices.campaigns import staff_campaign, staff_scope
 from notices.db import begin_write, get_session
@@ -81,7 +82,8 @@ def rules():
             rule = session.exec(select(RoutingRule).where(
                 RoutingRule.campaign_id == campaign.id,
                 RoutingRule.priority == form.priority.data)).first()
-            values = {"name": form.name.data.strip(), "when": {form.condition.data: value},
+            values = {"name": clean_text(form.name.data, multiline=False)[:64],
+                      "when": {form.condition.data: value},
                       "action": RoutingAction(form.action.data), "unit_id": form.unit_id.data,
                       "is_active": form.is_active.data}
             if rule is None:
@@ -117,11 +119,11 @@ def calendar():
         begin_write(session)
         row = session.get(CalendarOverride, form.day.data)
         workday = form.workday.data == "1"
+        note = clean_text(form.note.data, multiline=False)[:64]
         if row is None:
-            session.add(CalendarOverride(day=form.day.data, workday=workday,
-                                         note=form.note.data or ""))
+            session.add(CalendarOverride(day=form.day.data, workday=workday, note=note))
         else:
-            row.workday, row.note = workday, form.note.data or ""
+            row.workday, row.note = workday, note
         _audit("calendar_day_saved", {"day": form.day.data.isoformat(), "workday": workday})
         session.commit()
         forget_calendar()

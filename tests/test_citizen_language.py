@@ -107,3 +107,31 @@ def test_tracker_notes_of_merges_and_referrals_in_the_readers_language(app, db, 
     assert any("handled together with it" in text for text in english)
     assert any("合并办理" in text for text in chinese)
     db.rollback()
+
+
+def test_english_reporters_get_english_email_subjects(app, db, campaign_id, make_user):
+    """routing.messages writes the body in the reporter's language, but notify_citizen
+    always sets the subject "办理结果 <no>" (also for merge and referral notes) and the
+    acknowledgement "受理回执 <no>": an English reporter's mail arrives with a Chinese
+    subject line."""
+    from intake.outbox import Message
+    from tests.support.flow import TEXT_HZ
+
+    services = app.extensions["intake"]
+    with app.app_context():
+        receipt = register(db, Submission(campaign_id=campaign_id, channel=Channel.web,
+                                          text=TEXT_HZ, email="visitor@example.com",
+                                          anonymous=False, language="en"), services)
+        db.commit()
+        report = receipt.report
+        unit_user, desk = make_user("unit", unit_code="hzq"), make_user("taskforce")
+        t.acknowledge(db, services, report.id, unit_user)
+        t.reply(db, services, report.id, unit_user, finding="属实", measures="已整改",
+                public_text="经核实属实，已整改。")
+        t.review(db, services, report.id, desk, approve=True)
+        db.commit()
+    subjects = {m.purpose: m.subject for m in db.exec(
+        select(Message).where(Message.report_id == report.id))}
+    db.rollback()
+    for purpose in ("ack", "result"):
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in subjects[purpose]), subjects

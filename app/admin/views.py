@@ -18,7 +18,7 @@ from app.models import Role, User
 from intake.models import Event
 from notices.access import current_staff, staff_required
 from notices.campaigns import staff_campaign
-from notices.db import get_session
+from notices.db import db_int, get_session
 from notices.models import Campaign, ChecklistItem
 from routing.forms import ActionForm
 from routing.models import Unit, UnitKind
@@ -50,7 +50,7 @@ def _change(action, *args, success: str, **kwargs):
 
 
 def _int(name: str) -> int | None:
-    return request.form.get(name, type=int)
+    return request.form.get(name, type=db_int)
 
 
 @bp.route("/admin")
@@ -145,8 +145,8 @@ def campaign():
 @staff_required("admin")
 def save_campaign():
     f = request.form
-    values = {k: f.get(k, type=int) for k in domain.NUMERIC_DEADLINES}
-    values.update({f"reply_{k}": f.get(f"reply_{k}", type=int)
+    values = {k: f.get(k, type=db_int) for k in domain.NUMERIC_DEADLINES}
+    values.update({f"reply_{k}": f.get(f"reply_{k}", type=db_int)
                    for k in ("complaint", "tip", "inquiry")})
     campaign_id = _int("campaign_id") or staff_campaign(get_session()).id
     _change(domain.save_campaign, campaign_id, title=f.get("title", ""),

@@ -10,20 +10,14 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from intake.models import Channel, Report, ReportStatus
-from notices.timeutil import CST
+from notices.db import db_int
+from notices.timeutil import CST, parse_day
 from routing.models import Assignment
-
-
-def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat((value or "").strip()) if value else None
-    except ValueError:
-        return None
 
 
 def _int(value: str | None) -> int | None:
     try:
-        return int(value) if value not in (None, "") else None
+        return db_int(value) if value not in (None, "") else None
     except ValueError:
         return None
 
@@ -53,7 +47,7 @@ class Filters:
         item = _int(args.get("item"))
         return cls(
             campaign_id=campaign_id,
-            date_from=_date(args.get("from")), date_to=_date(args.get("to")),
+            date_from=parse_day(args.get("from")), date_to=parse_day(args.get("to")),
             unit_id=_int(args.get("unit")),
             category=(args.get("category") or None),
             channel=channel if channel in {c.value for c in Channel} else None,

@@ -17,7 +17,7 @@ from app.dashboard.filters import Filters
 from intake.models import Channel, ReportStatus
 from notices.access import staff_required
 from notices.campaigns import staff_campaign
-from notices.db import get_session
+from notices.db import db_int, get_session
 from notices.timeutil import to_cst, utcnow
 from routing import deadlines, transitions
 from routing.forms import ActionForm
@@ -193,7 +193,7 @@ def dashboard():
 def report_list():
     session = get_session()
     campaign, f = _filters(session)
-    number = request.args.get("page", 1, type=int) or 1
+    number = request.args.get("page", 1, type=db_int) or 1
     total, rows = lists.page(session, f, number)
     return render_template("dashboard/list.html", campaign=campaign, f=f, total=total,
                            rows=rows, page=number, page_size=lists.PAGE_SIZE,

@@ -3,8 +3,6 @@ typical cases. Units see and update only their own entries."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
@@ -19,9 +17,9 @@ from app.models import LedgerStatus, TypicalCase, User
 from intake.models import Event, Report
 from notices.access import current_staff, staff_required
 from notices.campaigns import in_scope, staff_campaign
-from notices.db import begin_write, get_session
+from notices.db import begin_write, db_int, get_session
 from notices.models import Campaign
-from notices.timeutil import to_cst, utcnow
+from notices.timeutil import parse_day, to_cst, utcnow
 from routing.forms import ActionForm
 from routing.models import Unit, UnitKind
 from routing.web import flash_errors, scoped_report_or_404
@@ -74,7 +72,7 @@ def index():
     staff = current_staff()
     campaign = staff_campaign(session)
     status = request.args.get("status") or None
-    unit_id = request.args.get("unit", type=int)
+    unit_id = request.args.get("unit", type=db_int)
     rows = ledger.visible(session, staff, campaign.id, status=status, unit_id=unit_id)
     pending = set(session.exec(ledger.pending_ids(session)).all())
     is_desk = staff.role in DESK
@@ -190,7 +188,7 @@ def export():
     staff = current_staff()
     campaign = staff_campaign(session)
     rows = ledger.visible(session, staff, campaign.id, status=request.args.get("status"),
-                          unit_id=request.args.get("unit", type=int))
+                          unit_id=request.args.get("unit", type=db_int))
     today = to_cst(utcnow()).date()
     if staff.role == "unit":
         maker = session.get(Unit, staff.unit_id).name
@@ -223,10 +221,7 @@ def stage_report_list():
 def stage_report_download():
     session = get_session()
     campaign = staff_campaign(session)
-    try:
-        as_of = date.fromisoformat(request.args.get("date", ""))
-    except ValueError:
-        as_of = to_cst(utcnow()).date()
+    as_of = parse_day(request.args.get("date")) or to_cst(utcnow()).date()
     report = stage_reports.build(session, campaign, as_of)
     if request.args.get("format") == "docx":
         return attachment(stage_reports.to_docx(report), stage_reports.filename(report, "docx"),
@@ -276,7 +271,7 @@ def mark_case():
 def unmark_case():
     session = get_session()
     if ActionForm().validate_on_submit():
-        case = session.get(TypicalCase, request.form.get("case_id", type=int) or 0)
+        case = session.get(TypicalCase, request.form.get("case_id", type=db_int) or 0)
         if case is not None and not in_scope(case.campaign_id):
             abort(404)
         if case is not None:
