@@ -68,9 +68,7 @@ def triage():
             form.merge_into.data = duplicate.tracking_no
         entries.append({"report": report, "form": form, "reason": reason or decision.reason,
                         "duplicate": duplicate})
-    return render_template("routing/triage.html", entries=entries,
-                           items=checklist_texts(session, reports[0].campaign_id)
-                           if reports else {}, status_labels=STATUS_LABELS)
+    return render_template("routing/triage.html", entries=entries, status_labels=STATUS_LABELS)
 
 
 @bp.post("/taskforce/triage/<int:report_id>")
