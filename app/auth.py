@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from flask import (
@@ -70,6 +71,12 @@ class LoginError(Exception):
     pass
 
 
+def _failed() -> str:
+    """One answer for an unknown name, a wrong password and a locked account, so that the
+    login page does not tell which staff usernames exist."""
+    return _("用户名或密码错误；连续多次输错后账号会暂时锁定，请稍后再试。")
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     """Check credentials, counting failures; the account locks with doubling backoff.
 
@@ -79,9 +86,10 @@ def authenticate(session: Session, username: str, password: str) -> User:
     now = utcnow()
     if user is None or not user.is_active:
         check_password_hash(_DUMMY_HASH, password)
-        raise LoginError(_("用户名或密码错误。"))
+        raise LoginError(_failed())
     if user.locked_until and as_utc(user.locked_until) > now:
-        raise LoginError(_("登录失败次数过多，账号已暂时锁定，请稍后再试。"))
+        check_password_hash(_DUMMY_HASH, password)
+        raise LoginError(_failed())
     if not check_password_hash(user.password_hash, password):
         user.failed_logins += 1
         limit = current_app.config["LOGIN_MAX_FAILURES"]
@@ -90,7 +98,7 @@ def authenticate(session: Session, username: str, password: str) -> User:
             user.locked_until = now + timedelta(minutes=minutes)
         session.add(Event(kind="login_failed", actor_id=user.id, data={"count": user.failed_logins}))
         session.commit()
-        raise LoginError(_("用户名或密码错误。"))
+        raise LoginError(_failed())
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -114,6 +122,7 @@ def login():
             if lang:
                 session["lang"] = lang
             session["staff_id"] = user.id
+            session["staff_key"] = _credential_key(user)
             session.permanent = True
             return redirect(safe_next(request.args.get("next"), url_for("staff.home")))
     return render_template("auth/login.html", form=form)
@@ -135,10 +144,17 @@ def _load_staff() -> None:
     if staff_id is None:
         return
     user = get_session().get(User, staff_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or session.get("staff_key") != _credential_key(user):
         session.pop("staff_id", None)
+        session.pop("staff_key", None)
         return
     g.staff = user
+
+
+def _credential_key(user: User) -> str:
+    """Ties a signed-in session to the password it was opened with: a password reset (the
+    account may be compromised) ends every session of the account."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 def init_app(app: Flask) -> None:

@@ -151,7 +151,9 @@ def test_lockout_after_repeated_failures(client, make_user, app):
     token = csrf_from(client.get("/login").get_data(as_text=True))
     response = client.post("/login", data={"username": user.username,
                                            "password": f"pw-{user.username}", "csrf_token": token})
+    assert response.status_code == 200  # even the right password is refused while locked
     assert "暂时锁定" in response.get_data(as_text=True)
+    assert client.get("/staff").status_code == 302
 
 
 def test_unit_user_must_belong_to_a_unit(db: Session):

@@ -19,6 +19,7 @@ from intake.models import ReportStatus as S
 from notices.timeutil import as_utc, utcnow
 from routing import transitions as t
 from tests.conftest import csrf_from
+from tests.support.channels import flashes
 from tests.support.files import jpeg_with_gps
 from tests.support.flow import file_report, unit_id
 
@@ -266,7 +267,7 @@ def test_login_lockout_backs_off_doubling(app, client, db, make_user):
     first = _lock_minutes(db, user)
     assert 0.9 < first <= 1.01
     # Locked: even the right password is refused, and the refusal does not extend the lock.
-    assert "暂时锁定" in _attempt(client, user.username, good)
+    assert _attempt(client, user.username, good) != "ok"
     assert abs(_lock_minutes(db, user) - first) < 0.05
 
     durations = [first]
@@ -413,3 +414,33 @@ def test_no_open_redirect_from_the_language_switch(client, target):
     response = client.get("/lang/en", query_string={"next": target})
     assert response.status_code == 302
     assert not _offsite(response.headers["Location"]), response.headers["Location"]
+
+
+def test_lockout_message_does_not_tell_which_usernames_exist(app, client, make_user):
+    """A locked account, a wrong password and an unknown name get the same answer: the
+    login page cannot be used to list staff usernames."""
+    app.config["LOGIN_MAX_FAILURES"] = 3
+    user = make_user("taskforce")
+
+    def answer(username: str, password: str) -> list:
+        return flashes(_attempt(client, username, password))
+
+    real = [answer(user.username, "wrong") for _ in range(4)]
+    unknown = [answer("nobody-" + user.username, "wrong") for _ in range(4)]
+    assert all(a == real[0] for a in real + unknown) and "用户名或密码错误" in real[0][0][1]
+    assert answer(user.username, f"pw-{user.username}") == real[0]  # locked: the same words
+
+
+def test_password_reset_ends_the_accounts_sessions(app, client, login, make_user):
+    """An admin resets a password because the account may be compromised: whoever is
+    signed in with the old one is signed out at their next request."""
+    victim = make_user("taskforce")
+    other = app.test_client()
+    assert _attempt(other, victim.username, f"pw-{victim.username}") == "ok"
+    assert other.get("/taskforce/triage").status_code == 200
+    login(make_user("admin"))
+    token = csrf_from(client.get("/admin/users").get_data(as_text=True))
+    client.post("/admin/users/password", data={"csrf_token": token, "user_id": str(victim.id)})
+    response = other.get("/taskforce/triage")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert client.get("/admin/users").status_code == 200  # the admin's own session goes on
