@@ -6,8 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlmodel import func, select
 
+from app.worker import REDACTED
 from intake.models import Report
 from intake.outbox import Message, MessageStatus
+from intake.services import current_services
 from notices.access import staff_required
 from notices.campaigns import in_scope, scope_clause
 from notices.db import begin_write, get_session
@@ -44,7 +46,12 @@ def retry(message_id: int):
         if message is not None and not in_scope(report.campaign_id if report else None):
             session.rollback()
             abort(404)
-        if message is not None and message.status is MessageStatus.failed:
+        if message is not None and message.status is MessageStatus.failed \
+                and current_services().vault.decrypt(message.body_enc) == REDACTED:
+            session.rollback()
+            flash(_("这条回执的内容（含查询码）已按规定删除，不能重发；请电话告知群众受理编号。"),
+                  "error")
+        elif message is not None and message.status is MessageStatus.failed:
             message.status, message.attempts, message.next_attempt_at = (
                 MessageStatus.queued, 0, utcnow())
             session.commit()

@@ -244,6 +244,7 @@ def run_cycle(app: Flask, gateways: Gateways, *, batch: int = 50) -> int:
         return Session(engine, expire_on_commit=False)
 
     sent = 0
+    delivered = True  # a cycle whose delivery crashed writes no heartbeat: /healthz goes stale
     with app.app_context():
         try:
             sent = deliver_due(session_factory, gateways, batch=batch, vault=vault,
@@ -253,6 +254,7 @@ def run_cycle(app: Flask, gateways: Gateways, *, batch: int = 50) -> int:
                                    "OUTBOX_RETRY_BASE_SECONDS",
                                    BASE_DELAY.total_seconds()))))
         except Exception:
+            delivered = False
             log.exception("outbox delivery cycle failed")
         try:
             with session_factory() as session:
@@ -266,9 +268,10 @@ def run_cycle(app: Flask, gateways: Gateways, *, batch: int = 50) -> int:
             except Exception:
                 log.exception("worker job %s failed", getattr(job, "__name__", job))
         try:
-            with session_factory() as session:
-                beat(session, f"sent={sent}")
-                session.commit()
+            if delivered:
+                with session_factory() as session:
+                    beat(session, f"sent={sent}")
+                    session.commit()
         except Exception:
             log.exception("recording the worker heartbeat failed")
     return sent

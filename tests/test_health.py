@@ -37,3 +37,19 @@ def test_json_logs_carry_no_client_address_or_phone(app, client, capsys):
     record = logging.LogRecord("app", logging.INFO, __file__, 1, "from 10.1.2.3 a@b.cn", (), None)
     line = JsonFormatter().format(record)
     assert "10.1.2.3" not in line and "a@b.cn" not in line
+
+
+def test_a_worker_whose_deliveries_crash_is_not_healthy(app, client, monkeypatch):
+    """The heartbeat says the worker delivers, not only that it runs: a cycle whose
+    delivery raised writes none, so /healthz goes stale and answers 503."""
+    import app.worker as worker
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("delivery crashed")
+
+    monkeypatch.setattr(worker, "deliver_due", broken)
+    worker.run_cycle(app, gateways=None)
+    assert client.get("/healthz").status_code == 503
+    monkeypatch.undo()
+    worker.run_cycle(app, gateways={"sms": None, "email": None})  # nothing due: a healthy beat
+    assert client.get("/healthz").status_code == 200

@@ -34,7 +34,7 @@ from intake.registration import Submission, register
 from intake.services import current_services
 from intake.tracking import find_for_tracker
 from notices.timeutil import as_utc, utcnow
-from tests.conftest import USE_PG
+from tests.conftest import USE_PG, csrf_from
 from tests.support.twilio_fake import FakeTwilio
 
 PHONE = "+8613912345678"
@@ -368,3 +368,55 @@ def test_two_workers_on_postgresql_deliver_200_messages_exactly_once(app, db, fa
     counts = _two_workers(app, factory, 200, batch=10)
     _assert_exactly_once(db, twilio, ids, counts)
     assert all(counts), counts  # both workers took part
+
+
+class Recorder:
+    name = "recorder"
+
+    def __init__(self, fail: bool = False):
+        self.sent: list[tuple[str, str]] = []
+        self.fail = fail
+
+    def send(self, to, *args):
+        from app.gateways import PermanentDeliveryError
+        if self.fail:
+            raise PermanentDeliveryError("21211 invalid 'To' number")
+        self.sent.append((to, args[-1]))
+        return f"id-{len(self.sent)}"
+
+
+def test_an_acknowledgement_erased_after_a_day_is_not_resent_blank(
+        app, db, client, login, make_user, campaign_id):
+    """A hotline caller's acknowledgement fails (carrier refused); a day later its body (the
+    receipt code) is erased. 重试 then explains that it cannot be resent, and nothing, least
+    of all the placeholder, is texted to the citizen."""
+    engine = app.extensions["engine"]
+    factory = lambda: Session(engine, expire_on_commit=False)  # noqa: E731
+    vault = app.extensions["pii"]
+    with app.test_request_context():
+        db.commit()
+        receipt = register(db, Submission(campaign_id=campaign_id, channel=Channel.hotline,
+                                          anonymous=False, phone="+8613912345678",
+                                          text="来电反映：城西区执法人员在海湖大道对货车乱罚款。"),
+                           app.extensions["intake"])
+        db.commit()
+    with app.app_context():
+        deliver_due(factory, {"sms": Recorder(fail=True), "email": Recorder(fail=True)},
+                    vault=vault)
+    ack = db.exec(select(Message).where(Message.report_id == receipt.report.id,
+                                        Message.purpose == "ack")).one()
+    db.rollback()
+    assert ack.status is MessageStatus.failed
+    redact_old_acks(db, vault, utcnow() + timedelta(hours=25))
+    db.commit()
+
+    login(make_user("taskforce"))
+    page = client.get("/taskforce/messages").get_data(as_text=True)
+    assert f"/taskforce/messages/{ack.id}/retry" in page
+    answer = client.post(f"/taskforce/messages/{ack.id}/retry",
+                         data={"csrf_token": csrf_from(page)}, follow_redirects=True)
+    assert "不能重发" in answer.get_data(as_text=True)
+    sms = Recorder()
+    with app.app_context():
+        deliver_due(factory, {"sms": sms, "email": Recorder()}, vault=vault)
+    assert sms.sent == []
