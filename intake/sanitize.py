@@ -52,7 +52,14 @@ def clean_text(value: str | None, *, multiline: bool = True) -> str:
     if not multiline:
         text = text.replace("\n", " ")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return text if _has_visible(text) else ""
+
+
+def _has_visible(text: str) -> bool:
+    """False for a text of spaces and format characters only (zero-width space, word
+    joiner, BOM): it says nothing, however long."""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
 
 
 def is_blank(value: str | None) -> bool:

@@ -33,3 +33,9 @@ def referred_text(report: Report, unit_name: str | None) -> str:
     return in_reporters_language(report, lambda: _(
         "【专项整治】受理编号 %(no)s：%(note)s", no=report.tracking_no,
         note=referred_note(unit_name)))
+
+
+def not_accepted_text(report: Report, reason: str) -> str:
+    return in_reporters_language(report, lambda: _(
+        "【专项整治】受理编号 %(no)s：经审核不予受理。理由：%(reason)s", no=report.tracking_no,
+        reason=reason))

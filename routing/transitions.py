@@ -248,6 +248,8 @@ def not_accept(session: Session, services: IntakeServices, report_id: int, actor
     report = _begin(session, report_id, "not_accept", actor)
     _advance(session, report, "not_accept", actor, public=True, note=reason,
              kind="not_accepted")
+    notify_citizen(session, services, report, purpose="not_accepted",
+                   text=messages.not_accepted_text(report, reason))
 
 
 def _merged_into(session: Session, report_id: int) -> list[Report]:

@@ -171,3 +171,42 @@ def test_report_page_works_on_a_phone_screen(client):
     page = client.get("/report").get_data(as_text=True)
     assert 'name="viewport"' in page
     assert "个人信息" in page  # the confidentiality consent text
+
+
+def test_a_report_of_invisible_characters_only_is_refused(client, db):
+    response = post_report(client, text="\u200b\u200b\u2060\ufeff \u3000")
+    assert response.status_code == 400
+    assert "请填写反映的问题内容" in response.get_data(as_text=True)
+    assert count(db, Report) == 0
+
+
+def _tracked_after(app, db, client, text: str, move) -> str:
+    """File a web report anonymously, let the task force `move` it, read the tracker."""
+    post_report(client, text=text, district="")
+    number, code = receipt_of(client)
+    report_id = db.exec(select(Report.id).where(Report.tracking_no == number)).one()
+    db.rollback()
+    with app.app_context():
+        move(db, app.extensions["intake"], report_id)
+        db.commit()
+    return track(client, number, code).get_data(as_text=True)
+
+
+def test_tracker_tells_an_anonymous_reporter_why_the_report_was_not_accepted(app, client, db):
+    from routing import transitions as t
+
+    reason = "内容不属于本次专项整治受理范围，请向12345热线反映"
+    page = _tracked_after(app, db, client, "有人在路上乱收费，请查处。", lambda s, sv, rid: (
+        t.not_accept(s, sv, rid, t.SYSTEM, reason=reason)))
+    assert "不予受理" in page and reason in page
+
+
+def test_tracker_tells_where_a_report_was_referred(app, client, db):
+    from routing import transitions as t
+
+    def refer_unless_done(session, services, report_id):
+        if session.get(Report, report_id).status.value != "referred":
+            t.refer(session, services, report_id, t.SYSTEM)
+
+    page = _tracked_after(app, db, client, "交警在路口乱扣分，电子警察乱拍。", refer_unless_done)
+    assert "已移交有权处理的部门" in page and "市公安局交通警察支队" in page
