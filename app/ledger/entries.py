@@ -323,12 +323,15 @@ class Summary:
 
 def summary(session: Session, campaign_id: int, *, unit_id: int | None = None,
             as_of: datetime | None = None) -> Summary:
-    stmt = select(LedgerEntry.status, sa.func.count()).where(
-        LedgerEntry.campaign_id == campaign_id)
+    """Counts of the campaign's ledger entries (of one unit if given). With `as_of`, only
+    the entries created before that instant count, in every figure alike: totals, 问责 and
+    待销号 (a stage report passes the start of the day after its date)."""
+    scope = [LedgerEntry.campaign_id == campaign_id]
     if unit_id:
-        stmt = stmt.where(LedgerEntry.unit_id == unit_id)
+        scope.append(LedgerEntry.unit_id == unit_id)
     if as_of:
-        stmt = stmt.where(LedgerEntry.created_at <= as_of)
+        scope.append(LedgerEntry.created_at < as_of)
+    stmt = select(LedgerEntry.status, sa.func.count()).where(*scope)
     out = Summary()
     for status, n in session.exec(stmt.group_by(LedgerEntry.status)).all():
         out.total += n
@@ -336,13 +339,9 @@ def summary(session: Session, campaign_id: int, *, unit_id: int | None = None,
                LedgerStatus.long_term: "long_term"}[LedgerStatus(status)]
         setattr(out, key, getattr(out, key) + n)
     acc = select(sa.func.count()).select_from(LedgerEntry).where(
-        LedgerEntry.campaign_id == campaign_id, LedgerEntry.accountability != "")
-    if unit_id:
-        acc = acc.where(LedgerEntry.unit_id == unit_id)
+        *scope, LedgerEntry.accountability != "")
     out.accountability = int(session.exec(acc).one())
     pend = select(sa.func.count()).select_from(LedgerEntry).where(
-        LedgerEntry.campaign_id == campaign_id, LedgerEntry.id.in_(pending_ids(session)))
-    if unit_id:
-        pend = pend.where(LedgerEntry.unit_id == unit_id)
+        *scope, LedgerEntry.id.in_(pending_ids(session)))
     out.pending = int(session.exec(pend).one())
     return out

@@ -16,7 +16,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, select
 
-from app.dashboard.exports import csv_bytes, plain
+from app.dashboard.exports import csv_bytes, xlsx_append, xlsx_set
 from app.ledger.entries import SOURCE_LABELS, TEMPLATE_COLUMNS, linked_reports
 from app.models import LedgerEntry, LedgerStatus
 from routing.models import Unit
@@ -52,18 +52,18 @@ def ledger_xlsx(session: Session, entries: list[LedgerEntry], *, maker: str,
     sheet.title = "整改工作台账"
     last = get_column_letter(len(TEMPLATE_COLUMNS))
     sheet.merge_cells(f"A1:{last}1")
-    sheet["A1"] = TITLE
+    xlsx_set(sheet, 1, 1, TITLE)
     sheet["A1"].font = Font(name="宋体", size=16, bold=True)
     sheet["A1"].alignment = Alignment(horizontal="center", vertical="center")
     sheet.row_dimensions[1].height = 32
     sheet.merge_cells(f"A2:{last}2")
-    sheet["A2"] = _date_line(day)
+    xlsx_set(sheet, 2, 1, _date_line(day))
     sheet["A2"].alignment = Alignment(horizontal="right")
     sheet.merge_cells(f"A3:{last}3")
-    sheet["A3"] = f"制定单位：{maker}"
+    xlsx_set(sheet, 3, 1, f"制定单位：{maker}")
     sheet["A3"].alignment = Alignment(horizontal="left")
     for col, (name, width) in enumerate(zip(TEMPLATE_COLUMNS, WIDTHS, strict=True), start=1):
-        cell = sheet.cell(row=HEADER_ROW, column=col, value=name)
+        cell = xlsx_set(sheet, HEADER_ROW, col, name)
         cell.font = Font(name="黑体", bold=True)
         cell.alignment = WRAP_CENTER
         cell.border = BORDER
@@ -71,7 +71,7 @@ def ledger_xlsx(session: Session, entries: list[LedgerEntry], *, maker: str,
         sheet.column_dimensions[get_column_letter(col)].width = width
     for row, entry in enumerate(entries, start=HEADER_ROW + 1):
         for col, value in enumerate(template_row(entry, units.get(entry.unit_id, "")), start=1):
-            cell = sheet.cell(row=row, column=col, value=plain(value))
+            cell = xlsx_set(sheet, row, col, value)
             cell.alignment = WRAP_CENTER if col in (1, 2, 5, 6) else WRAP_TOP
             cell.border = BORDER
     sheet.freeze_panes = f"A{HEADER_ROW + 1}"
@@ -87,15 +87,14 @@ def ledger_xlsx(session: Session, entries: list[LedgerEntry], *, maker: str,
     sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
 
     extra = workbook.create_sheet("状态与来源")
-    extra.append(list(EXTRA_COLUMNS))
-    for cell in extra[1]:
+    for cell in xlsx_append(extra, EXTRA_COLUMNS):
         cell.font = Font(bold=True)
         cell.border = BORDER
     for entry in entries:
         numbers = "、".join(r.tracking_no for r in linked_reports(session, entry))
-        extra.append([entry.seq, entry.status.value, str(SOURCE_LABELS[entry.source]), numbers,
-                      plain(entry.completion_approved_at) if entry.status is LedgerStatus.done
-                      else ""])
+        xlsx_append(extra, [entry.seq, entry.status.value, str(SOURCE_LABELS[entry.source]),
+                            numbers, entry.completion_approved_at
+                            if entry.status is LedgerStatus.done else ""])
     for col, width in enumerate((6, 10, 14, 40, 18), start=1):
         extra.column_dimensions[get_column_letter(col)].width = width
     buffer = io.BytesIO()

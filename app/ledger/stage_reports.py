@@ -25,6 +25,7 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from sqlmodel import Session, select
 
 from app.dashboard import metrics
+from app.dashboard.exports import xlsx_append
 from app.dashboard.filters import Filters, cst_start
 from app.ledger.entries import summary
 from app.models import LedgerEntry, TypicalCase
@@ -65,16 +66,30 @@ class StageReport:
 
 
 def milestones(session: Session, campaign_id: int) -> list[tuple[date, str]]:
-    """The campaign's report dates from its phases' milestones (section 五 of the notice)."""
+    """The campaign's report dates from its phases' milestones (section 五 of the notice).
+
+    A milestone without a date (not fixed yet) or with one that does not read as
+    YYYY-MM-DD has no report date and is left out.
+    """
     out: dict[date, str] = {}
     for phase in session.exec(select(Phase).where(Phase.campaign_id == campaign_id)
                               .order_by(Phase.seq)):
         for m in phase.milestones or []:
+            if not isinstance(m, dict):
+                continue
             due = m.get("due_on")
-            name = str(m.get("name", ""))
+            name = str(m.get("name") or "")
             if not due or not any(w in name for w in ("报送", "上报", "报告")):
                 continue
-            day = due if isinstance(due, date) else date.fromisoformat(str(due))
+            if isinstance(due, datetime):
+                day = due.date()
+            elif isinstance(due, date):
+                day = due
+            else:
+                try:
+                    day = date.fromisoformat(str(due).strip())
+                except ValueError:
+                    continue
             out[day] = name
     return sorted(out.items())
 
@@ -179,26 +194,23 @@ def to_xlsx(r: StageReport) -> bytes:
     sheet.title = "阶段报告"
     thin = Side(style="thin")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    sheet.append([r.title])
-    sheet["A1"].font = Font(size=15, bold=True)
-    sheet.append([f"{r.milestone}　{r.date_text}"])
-    sheet.append([f"发文单位：{r.campaign.issuer}"])
+    xlsx_append(sheet, [r.title])[0].font = Font(size=15, bold=True)
+    xlsx_append(sheet, [f"{r.milestone}　{r.date_text}"])
+    xlsx_append(sheet, [f"发文单位：{r.campaign.issuer}"])
     for line in overview(r):
-        sheet.append([line])
+        xlsx_append(sheet, [line])
     for key, rows in _section_rows(r).items():
         heading, header = SECTIONS[key]
         sheet.append([])
-        sheet.append([heading])
-        sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True)
-        sheet.append(list(header))
-        for cell in sheet[sheet.max_row]:
+        xlsx_append(sheet, [heading])[0].font = Font(bold=True)
+        for cell in xlsx_append(sheet, header):
             cell.font = Font(bold=True)
             cell.border = border
         if not rows:
-            sheet.append(["无"])
+            xlsx_append(sheet, ["无"])
         for row in rows:
-            sheet.append(list(row))
-            for cell in sheet[sheet.max_row]:
+            # free text (问责情况 copied from a unit's reply, case notes) stays text, never a formula
+            for cell in xlsx_append(sheet, row):
                 cell.border = border
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
     for col, width in zip("ABCDE", (22, 14, 22, 40, 14), strict=True):
