@@ -68,10 +68,16 @@ class TriageForm(FlaskForm):
     note = TextAreaField(_l("说明（不予受理须填写理由）"), validators=[Optional(), Length(max=1000)])
 
 
+def _lf(value: str | None) -> str | None:
+    return value.replace("\r\n", "\n") if value else value
+
+
 class RatingForm(FlaskForm):
     rating = RadioField(_l("您对办理结果的评价"), choices=RATINGS,
                         validators=[InputRequired(message=_l("请选择评价。"))])
-    note = TextAreaField(_l("意见（选填）"), validators=[Optional(), Length(max=500)])
+    # Browsers count a line break as one character against maxlength but send CRLF.
+    note = TextAreaField(_l("意见（选填）"), filters=[_lf], validators=[
+        Optional(), Length(max=500, message=_l("意见请不超过500字。"))])
 
 
 def _one_line(value: str | None) -> str | None:

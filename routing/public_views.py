@@ -13,7 +13,7 @@ from notices.ratelimit import limiter
 from routing import transitions
 from routing.forms import RatingForm
 from routing.scope import unit_assignment
-from routing.web import run
+from routing.web import flash_errors, run
 
 bp = Blueprint("feedback", __name__, template_folder="templates")
 
@@ -30,8 +30,10 @@ def rate():
         if run(transitions.rate, report_id, form.rating.data, channel="web",
                note=form.note.data or "", success=_("感谢您的评价。")):
             session.pop("tracked", None)
+    elif form.csrf_token.errors:
+        flash(_("页面已过期，请重新查询后再评价。"), "error")
     else:
-        flash(_("请选择评价。"), "error")
+        flash_errors(form)
     return redirect(url_for("intake.track"))
 
 

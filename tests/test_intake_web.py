@@ -210,3 +210,54 @@ def test_tracker_tells_where_a_report_was_referred(app, client, db):
 
     page = _tracked_after(app, db, client, "交警在路口乱扣分，电子警察乱拍。", refer_unless_done)
     assert "已移交有权处理的部门" in page and "市公安局交通警察支队" in page
+
+
+def _answered(app, db, client, make_user) -> tuple[str, str]:
+    """A web report dispatched, answered and approved: waiting for the citizen's rating."""
+    from routing import transitions as t
+    from routing.models import Unit
+
+    post_report(client)
+    number, code = receipt_of(client)
+    report_id = db.exec(select(Report.id).where(Report.tracking_no == number)).one()
+    services = app.extensions["intake"]
+    with app.app_context():
+        if db.get(Report, report_id).status.value != "dispatched":
+            t.dispatch(db, services, report_id, db.exec(select(Unit.id).where(
+                Unit.code == "hyx")).one(), t.SYSTEM)
+        unit_user = make_user("unit", unit_code=db.get(
+            Unit, t.current_assignment(db, report_id).unit_id).code)
+        t.acknowledge(db, services, report_id, unit_user)
+        t.reply(db, services, report_id, unit_user, finding="属实", measures="已查处",
+                public_text="已查处。")
+        t.review(db, services, report_id, make_user("taskforce"), approve=True)
+        db.commit()
+    return number, code
+
+
+def test_a_rating_note_at_the_limit_with_line_breaks_is_accepted(app, client, db, make_user):
+    """The textarea's maxlength counts a line break once; browsers send CRLF."""
+    number, code = _answered(app, db, client, make_user)
+    page = track(client, number, code).get_data(as_text=True)
+    note = "\r\n".join(["处理及时，态度很好。" * 10] * 5)[:504]
+    assert len(note.replace("\r\n", "\n")) == 500
+    response = client.post("/track/rate", data={"csrf_token": csrf_from(page),
+                                                "rate-rating": "满意", "rate-note": note},
+                           follow_redirects=True)
+    assert "感谢您的评价" in response.get_data(as_text=True)
+    assert db.exec(select(Report.status).where(Report.tracking_no == number)).one().value \
+        == "closed"
+
+
+def test_a_refused_rating_says_why(app, client, db, make_user):
+    number, code = _answered(app, db, client, make_user)
+    page = track(client, number, code).get_data(as_text=True)
+    too_long = client.post("/track/rate", data={"csrf_token": csrf_from(page),
+                                                "rate-rating": "满意", "rate-note": "好" * 501},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "意见请不超过500字" in too_long and "请选择评价" not in too_long
+    expired = client.post("/track/rate", data={"csrf_token": "stale", "rate-rating": "满意"},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "页面已过期" in expired
+    assert db.exec(select(Report.status).where(Report.tracking_no == number)).one().value \
+        == "awaiting_feedback"
