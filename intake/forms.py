@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from intake.registration import DISTRICTS
@@ -14,6 +21,9 @@ DISTRICT_CHOICES = [("", _l("不清楚 / 不在列表中"))] + [(d, d) for d in 
 
 
 class ReportForm(FlaskForm):
+    # One random key per form page: a second POST of the same form (a double click, a
+    # reload) finds the report the first one made instead of filing it again.
+    submission_key = HiddenField()
     text = TextAreaField(_l("反映的问题"), validators=[
         DataRequired(message=_l("请填写反映的问题内容。"))],
         description=_l("请写明时间、地点、执法单位或人员、经过，越具体越便于核实。"))

@@ -28,11 +28,12 @@ class PiiVault:
             return None
         return self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
 
-    def decrypt(self, token: str | None) -> str | None:
+    def decrypt(self, token: str | None, *, ttl: int | None = None) -> str | None:
+        """The plain text, or None for a token that is not ours or older than `ttl` seconds."""
         if not token:
             return None
         try:
-            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+            return self._fernet.decrypt(token.encode("ascii"), ttl=ttl).decode("utf-8")
         except InvalidToken:
             return None
 

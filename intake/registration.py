@@ -264,6 +264,14 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
         existing = session.exec(select(Report).where(Report.channel == sub.channel,
                                                      Report.source_ref == sub.source_ref)).first()
         if existing is not None:
+            if sub.channel is Channel.web:
+                # The same form posted again: the browser shows only the last answer, so it
+                # gets a new code (the unseen one stops working) for the same report.
+                code = new_receipt_code()
+                existing.receipt_hash = hash_code(code)
+                session.add(existing)
+                session.flush()
+                return Receipt(existing, code, None, replayed=True)
             return Receipt(existing, None, _stored_ack(session, services.vault, existing),
                            replayed=True)
     campaign = _campaign(session, sub.campaign_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
 from datetime import datetime, time
 
 from flask import (
@@ -17,7 +20,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 
 from intake.forms import CallForm, ReportForm, TrackForm
@@ -37,6 +40,8 @@ bp = Blueprint("intake", __name__, template_folder="templates")
 calls_bp = Blueprint("calls", __name__, template_folder="templates")
 
 RECEIPT_KEY = "fresh_receipt"
+SUBMISSION_KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+RECEIPT_TTL_SECONDS = 600  # the receipt page follows the POST at once; later it is gone
 
 
 def _language() -> str:
@@ -44,21 +49,32 @@ def _language() -> str:
     return "en" if locale and locale.language == "en" else "zh"
 
 
+def _submission_ref(key: str | None) -> str | None:
+    """The form page's key as the report's source reference (a re-post finds the report)."""
+    return f"web:{key}" if key and SUBMISSION_KEY_RE.fullmatch(key) else None
+
+
 def _submit(submission: Submission):
     """Register and commit; a database failure becomes a retry message, never a false receipt."""
     db = get_session()
-    try:
-        db.commit()  # end the read transaction so registration starts as a writer
-        receipt = register(db, submission, current_services())
-        db.commit()
-    except RegistrationError:
-        db.rollback()
-        raise
-    except OperationalError:
-        db.rollback()
-        current_app.logger.exception("registration failed: database unavailable")
-        raise RegistrationError(_("系统繁忙，您的反映尚未保存，请稍后重新提交。")) from None
-    return receipt
+    for attempt in (1, 2):
+        try:
+            db.commit()  # end the read transaction so registration starts as a writer
+            receipt = register(db, submission, current_services())
+            db.commit()
+            return receipt
+        except RegistrationError:
+            db.rollback()
+            raise
+        except IntegrityError:
+            db.rollback()  # the same form committed by a concurrent POST: replay it
+            if attempt == 2 or submission.source_ref is None:
+                raise
+        except OperationalError:
+            db.rollback()
+            current_app.logger.exception("registration failed: database unavailable")
+            raise RegistrationError(_("系统繁忙，您的反映尚未保存，请稍后重新提交。")) from None
+    raise RuntimeError("unreachable")  # pragma: no cover
 
 
 @bp.route("/report", methods=["GET", "POST"])
@@ -67,6 +83,8 @@ def _submit(submission: Submission):
 def report(campaign: str | None = None):
     campaign = public_campaign(get_session(), campaign)
     form = ReportForm()
+    if not form.submission_key.data:
+        form.submission_key.data = secrets.token_urlsafe(24)
     if form.validate_on_submit():
         files = [IncomingFile(f.filename or "", f.read()) for f in form.attachments.data or []
                  if f and (f.filename or "")]
@@ -77,7 +95,8 @@ def report(campaign: str | None = None):
             occurred_text=form.occurred_text.data or "", plate=form.plate.data or None,
             anonymous=not named, name=form.name.data if named else None,
             phone=form.phone.data if named else None, email=form.email.data if named else None,
-            attachments=files, language=_language())
+            attachments=files, language=_language(),
+            source_ref=_submission_ref(form.submission_key.data))
         try:
             receipt = _submit(submission)
         except RegistrationError as exc:
@@ -88,8 +107,10 @@ def report(campaign: str | None = None):
             else:
                 flash(str(exc.message), "error")
         else:
-            session[RECEIPT_KEY] = {"tracking_no": receipt.tracking_no,
-                                    "code": format_code(receipt.receipt_code)}
+            # The session cookie is signed, not encrypted: the code travels sealed.
+            session[RECEIPT_KEY] = current_services().vault.encrypt(json.dumps(
+                {"tracking_no": receipt.tracking_no, "code": format_code(receipt.receipt_code),
+                 "again": receipt.replayed}))
             return redirect(url_for("intake.receipt"))
     elif request.method == "POST" and not form.errors:
         flash(_("提交失败，请刷新页面后重试。"), "error")
@@ -100,9 +121,12 @@ def report(campaign: str | None = None):
 
 @bp.route("/report/receipt")
 def receipt():
-    fresh = session.pop(RECEIPT_KEY, None)
-    if fresh is None:
+    sealed = session.pop(RECEIPT_KEY, None)
+    opened = current_services().vault.decrypt(sealed, ttl=RECEIPT_TTL_SECONDS) \
+        if isinstance(sealed, str) else None
+    if opened is None:
         return redirect(url_for("intake.track"))
+    fresh = json.loads(opened)
     return render_template("intake/receipt.html", receipt=fresh)
 
 

@@ -25,7 +25,7 @@ def post_report(client, **fields):
 
 
 def count(db, model) -> int:
-    db.expire_all()
+    db.rollback()  # a fresh snapshot: what the app committed since
     return db.exec(select(func.count()).select_from(model)).one()
 
 
@@ -261,3 +261,40 @@ def test_a_refused_rating_says_why(app, client, db, make_user):
     assert "页面已过期" in expired
     assert db.exec(select(Report.status).where(Report.tracking_no == number)).one().value \
         == "awaiting_feedback"
+
+
+def test_a_form_posted_twice_files_one_report_and_the_last_code_works(client, db):
+    """A double click or a reload of a slow submit posts the same form again: one report,
+    and the receipt the browser finally shows (the second) has a working code."""
+    page = client.get("/report").get_data(as_text=True)
+    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": csrf_from(page), "submission_key": key, "text": GOOD_TEXT,
+            "district": "湟源县", "identity": "anonymous", "consent": "y"}
+    first = client.post("/report", data=data, content_type="multipart/form-data")
+    second = client.post("/report", data=data, content_type="multipart/form-data")
+    assert first.status_code == second.status_code == 302
+    receipt = client.get("/report/receipt").get_data(as_text=True)
+    number = re.search(r'id="tracking-no">([^<]+)', receipt).group(1)
+    code = re.search(r'id="receipt-code">([^<]+)', receipt).group(1)
+    assert 'id="submitted-again"' in receipt
+    assert count(db, Report) == 1
+    assert number in track(client, number, code).get_data(as_text=True)
+    # A new visit to the form is a new report.
+    again = post_report(client, text=GOOD_TEXT + "又一次")
+    assert again.status_code == 302, again.get_data(as_text=True)[-3000:]
+    assert count(db, Report) == 2
+
+
+def test_the_receipt_code_travels_sealed_and_is_shown_once(client):
+    import base64
+    import zlib
+
+    post_report(client)
+    value = client.get_cookie("session").value
+    payload = base64.urlsafe_b64decode(value.lstrip(".").split(".")[0] + "==")
+    if value.startswith("."):
+        payload = zlib.decompress(payload)
+    page = client.get("/report/receipt").get_data(as_text=True)
+    code = re.search(r'id="receipt-code">([^<]+)', page).group(1)
+    assert code.encode() not in payload and code.replace("-", "").encode() not in payload
+    assert client.get("/report/receipt").status_code == 302  # gone after one showing
