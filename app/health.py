@@ -35,7 +35,9 @@ def healthz():
     except sa.exc.SQLAlchemyError:
         session.rollback()
         return jsonify({"status": "fail", "database": "unreachable"}), 503
-    head = current_app.extensions.setdefault("migration_head", migration_head())
+    head = current_app.extensions.get("migration_head")
+    if head is None:  # read the migration scripts once per process, not on every probe
+        head = current_app.extensions["migration_head"] = migration_head()
     checks["migrations"] = "current" if current == head else f"at {current}, head {head}"
     healthy &= current == head
     beat = session.get(WorkerHeartbeat, "outbox")
