@@ -236,8 +236,9 @@ def refer(session: Session, services: IntakeServices, report_id: int, actor: Act
              data={"unit": name, "note": clean_text(note)[:500]}, kind="referred")
     if unit is not None and unit.email:
         notify_unit(session, services, unit, report, purpose="referral", text="移交线索")
-    notify_citizen(session, services, report, purpose="referred",
-                   text=messages.referred_text(report, name))
+    for told in [report, *_merged_into(session, report.id)]:  # duplicates share its fate
+        notify_citizen(session, services, told, purpose="referred",
+                       text=messages.referred_text(told, name))
 
 
 def not_accept(session: Session, services: IntakeServices, report_id: int, actor: Actor, *,
@@ -248,8 +249,9 @@ def not_accept(session: Session, services: IntakeServices, report_id: int, actor
     report = _begin(session, report_id, "not_accept", actor)
     _advance(session, report, "not_accept", actor, public=True, note=reason,
              kind="not_accepted")
-    notify_citizen(session, services, report, purpose="not_accepted",
-                   text=messages.not_accepted_text(report, reason))
+    for told in [report, *_merged_into(session, report.id)]:
+        notify_citizen(session, services, told, purpose="not_accepted",
+                       text=messages.not_accepted_text(told, reason))
 
 
 def _merged_into(session: Session, report_id: int) -> list[Report]:

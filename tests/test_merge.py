@@ -180,3 +180,29 @@ def test_rating_a_merged_report_names_its_state_in_words(app, db, make_user, cam
         reply = services.rate(db, again.tracking_no, "满意", "+8613800002222")
     db.rollback()
     assert "已与相同问题合并办理" in reply and "merged" not in reply
+
+
+@pytest.mark.parametrize("outcome", ["not_accepted", "referred"])
+def test_duplicates_share_the_fate_of_the_report_they_were_merged_into(
+        app, db, make_user, campaign_id, outcome):
+    """Y was merged into X while both waited in triage; X is then refused or handed to the
+    traffic police: Y's reporter is told too, on their own channel."""
+    services = app.extensions["intake"]
+    desk = make_user("taskforce")
+    vague = "执法人员在检查站随便拦车，态度很差。"
+    x = file_report(app, db, campaign_id, text=vague, phone="13800002222")
+    y = file_report(app, db, campaign_id, text=vague + "又", phone="13800003333")
+    x_id, y_id = x.id, y.id
+    t.merge(db, services, y_id, x.tracking_no, desk)
+    db.commit()
+    with app.app_context():
+        if outcome == "not_accepted":
+            t.not_accept(db, services, x_id, desk, reason="重复投诉，已另案处理")
+        else:
+            t.refer(db, services, x_id, desk)
+        db.commit()
+    for report_id in (x_id, y_id):
+        [(recipient, body)] = _messages(app, db, report_id, outcome)
+        assert recipient == {x_id: "+8613800002222", y_id: "+8613800003333"}[report_id]
+        assert ("重复投诉，已另案处理" if outcome == "not_accepted" else "交通警察支队") in body
+    db.rollback()
