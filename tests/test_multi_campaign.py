@@ -514,3 +514,17 @@ def test_delivered_to_wins_over_the_senders_to_header(app, db, campaigns):
     raw = b"Delivered-To: zhuanban@hzjt.example\r\n" + msg.as_bytes()
     result = app.test_cli_runner().invoke(import_eml_command, ["-"], input=raw)
     assert result.exit_code == 0 and "HZJT-" in result.output, result.output
+
+
+def test_gazetteer_page_edits_the_chosen_campaigns_file(client, db, login, make_user,
+                                                        campaigns):
+    login(make_user("admin"))
+    home = client.get("/staff").get_data(as_text=True)
+    city = client.get("/admin/gazetteer").get_data(as_text=True)
+    assert "xining-2023-129/gazetteer.yaml" in city and "共用" not in city
+    client.post("/staff/campaign", data={"csrf_token": csrf_from(home),
+                                         "campaign": str(campaigns["county"].id)})
+    county = client.get("/admin/gazetteer").get_data(as_text=True)
+    # The county folder takes its places from the city's (data_from): the page says so.
+    assert campaigns["county"].short_title in county
+    assert "xining-2023-129/gazetteer.yaml" in county and "共用" in county

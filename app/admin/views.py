@@ -175,16 +175,23 @@ def save_keywords():
     return redirect(url_for("admin.checklist"))
 
 
-def _gazetteer_path() -> Path:
-    return (Path(current_app.config["CAMPAIGN_DATA_DIR"]) / current_app.config["DEFAULT_CAMPAIGN"]
-            / "gazetteer.yaml")
+def _gazetteer_path() -> tuple[Path, Campaign]:
+    """The gazetteer file of the campaign chosen on /staff (or a shared one it takes its
+    files from, `data_from`)."""
+    from notices.loader import campaign_file
+
+    campaign = staff_campaign(get_session())
+    folder = Path(current_app.config["CAMPAIGN_DATA_DIR"]) / campaign.slug
+    if not (folder / "campaign.yaml").exists():
+        folder = folder.parent / current_app.config["DEFAULT_CAMPAIGN"]
+    return campaign_file(folder, "gazetteer.yaml"), campaign
 
 
 @bp.route("/admin/gazetteer", methods=["GET", "POST"])
 @staff_required("admin")
 def gazetteer():
     """The place gazetteer (towns, streets, landmarks -> district) as its YAML file."""
-    path = _gazetteer_path()
+    path, campaign = _gazetteer_path()
     text = request.form.get("gazetteer", "") if request.method == "POST" else \
         path.read_text(encoding="utf-8")
     if request.method == "POST":
@@ -192,7 +199,9 @@ def gazetteer():
         if count is not None:
             flash(_("已保存地名库（%(n)d 个地名），分类器将自动重新加载。", n=count), "success")
             return redirect(url_for("admin.gazetteer"))
-    return render_template("admin/gazetteer.html", text=text, form=ActionForm())
+    return render_template("admin/gazetteer.html", text=text, form=ActionForm(),
+                           campaign=campaign, file=f"{path.parent.name}/{path.name}",
+                           shared=path.parent.name != campaign.slug)
 
 
 ROLES = [r.value for r in Role]
