@@ -171,3 +171,16 @@ def test_list_exports_store_text_as_strings():
     assert [c.data_type for c in sheet[2]] == ["s", "s", "s", "n"]
     body = csv_bytes(["a", "b", "c", "d"], rows).decode("utf-8-sig").splitlines()
     assert body[1:] == ["'=1+1,#N/A,'-5天,3", "'\t=cmd,正常,,2.5"]
+
+
+def test_an_outside_body_cannot_be_the_responsible_unit(make_user, db, campaign_id):
+    tf = make_user("taskforce")
+    police = unit_id(db, "jjzd")
+    with pytest.raises(ledger.LedgerError):
+        ledger.create(db, tf, campaign_id=campaign_id, category="逐利执法", symptom="乱罚款",
+                      measures="废止文件", unit_id=police)
+    entry = ledger.create(db, tf, campaign_id=campaign_id, category="逐利执法",
+                          symptom="乱罚款", measures="废止文件", unit_id=unit_id(db, "hzq"))
+    with pytest.raises(ledger.LedgerError):
+        ledger.edit(db, tf, entry.id, unit_id=str(police))
+    db.rollback()

@@ -19,7 +19,7 @@ from intake.sanitize import clean_text
 from notices.db import begin_write
 from notices.models import ChecklistItem, Phase
 from notices.timeutil import utcnow
-from routing.models import Assignment, Finding, Reply, ReviewStatus, Unit
+from routing.models import Assignment, Finding, Reply, ReviewStatus, Unit, UnitKind
 
 DESK = frozenset({"taskforce", "admin"})
 # The 8 columns of attachment 2, in the template's order.
@@ -124,6 +124,15 @@ def _reports_by_numbers(session: Session, numbers: list[str], campaign_id: int) 
     return found
 
 
+def _responsible_unit(session: Session, unit_id: int | None) -> Unit:
+    """One of the campaign's own units: an outside body (the traffic police) is referred
+    to, never listed as responsible for a rectification."""
+    unit = session.get(Unit, unit_id) if unit_id else None
+    if unit is None or unit.kind is UnitKind.external:
+        raise LedgerError(_l("请选择责任单位。"))
+    return unit
+
+
 def create(session: Session, actor, *, campaign_id: int, category: str, symptom: str,
            measures: str, unit_id: int, deadline_text: str = "", progress: str = "",
            accountability: str = "", status: str = LedgerStatus.in_progress.value,
@@ -137,9 +146,7 @@ def create(session: Session, actor, *, campaign_id: int, category: str, symptom:
         _text(measures, 4000)
     if not category or not symptom or not measures:
         raise LedgerError(_l("请填写问题类别、具体表现和整改措施。"))
-    unit = session.get(Unit, unit_id)
-    if unit is None:
-        raise LedgerError(_l("请选择责任单位。"))
+    unit = _responsible_unit(session, unit_id)
     try:
         status_value, source_value = LedgerStatus(status), LedgerSource(source)
     except ValueError:
@@ -245,9 +252,8 @@ def edit(session: Session, actor, entry_id: int, **fields) -> LedgerEntry:
                 changed[name] = value
                 setattr(entry, name, value)
     if fields.get("unit_id") and int(fields["unit_id"]) != entry.unit_id:
-        if session.get(Unit, int(fields["unit_id"])) is None:
-            raise LedgerError(_l("请选择责任单位。"))
-        changed["unit_id"] = entry.unit_id = int(fields["unit_id"])
+        changed["unit_id"] = entry.unit_id = _responsible_unit(session,
+                                                               int(fields["unit_id"])).id
     if changed:
         entry.updated_at = utcnow()
         _event(session, actor, "ledger_edited", entry, fields=sorted(changed))
