@@ -130,6 +130,23 @@ def receipt():
     return render_template("intake/receipt.html", receipt=fresh)
 
 
+TRACKED_KEY = "tracked"
+TRACKED_TTL_SECONDS = 1800  # a shared computer's next user finds no rating form left open
+
+
+def remember_tracked(report_id: int) -> None:
+    """This browser opened the report with its number and code: it may rate it for a while."""
+    session[TRACKED_KEY] = current_services().vault.encrypt(str(report_id))
+
+
+def tracked_report_id(*, forget: bool = False) -> int | None:
+    """The report this browser opened in the last TRACKED_TTL_SECONDS, if any."""
+    sealed = session.pop(TRACKED_KEY, None) if forget else session.get(TRACKED_KEY)
+    opened = current_services().vault.decrypt(sealed, ttl=TRACKED_TTL_SECONDS) \
+        if isinstance(sealed, str) else None
+    return int(opened) if opened and opened.isdigit() else None
+
+
 @bp.route("/track", methods=["GET", "POST"])
 @limiter.limit("10/minute;100/hour", methods=["POST"])
 def track():
@@ -144,7 +161,7 @@ def track():
             status = 404
         else:
             view = public_view(db, found)
-            session["tracked"] = found.id
+            remember_tracked(found.id)
     elif request.method == "POST":
         status = 400
     return render_template("intake/track.html", form=form, view=view), status

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, send_file, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, send_file, url_for
 from flask_babel import gettext as _
 
 from intake.models import Attachment, Report
+from intake.views import tracked_report_id
 from notices.access import current_staff, staff_required
 from notices.campaigns import in_scope
 from notices.db import get_session
@@ -22,14 +23,15 @@ bp = Blueprint("feedback", __name__, template_folder="templates")
 @limiter.limit("10/minute")
 def rate():
     """Rate the report this browser just opened with its tracking number and receipt code."""
-    report_id = session.get("tracked")
-    if report_id is None:
-        abort(403)
+    report_id = tracked_report_id()
+    if report_id is None:  # never opened here, or too long ago (a shared computer)
+        flash(_("页面已过期，请重新查询后再评价。"), "error")
+        return redirect(url_for("intake.track"))
     form = RatingForm(prefix="rate")
     if form.validate_on_submit():
         if run(transitions.rate, report_id, form.rating.data, channel="web",
                note=form.note.data or "", success=_("感谢您的评价。")):
-            session.pop("tracked", None)
+            tracked_report_id(forget=True)
     elif form.csrf_token.errors:
         flash(_("页面已过期，请重新查询后再评价。"), "error")
     else:

@@ -298,3 +298,17 @@ def test_the_receipt_code_travels_sealed_and_is_shown_once(client):
     code = re.search(r'id="receipt-code">([^<]+)', page).group(1)
     assert code.encode() not in payload and code.replace("-", "").encode() not in payload
     assert client.get("/report/receipt").status_code == 302  # gone after one showing
+
+
+def test_the_rating_form_does_not_outlive_the_lookup(app, client, db, make_user, monkeypatch):
+    """On a shared computer the next person finds no open rating: it lasts half an hour."""
+    import intake.views
+
+    number, code = _answered(app, db, client, make_user)
+    page = track(client, number, code).get_data(as_text=True)
+    monkeypatch.setattr(intake.views, "TRACKED_TTL_SECONDS", -1)  # as if an hour later
+    response = client.post("/track/rate", data={"csrf_token": csrf_from(page),
+                                                "rate-rating": "不满意"}, follow_redirects=True)
+    assert "页面已过期" in response.get_data(as_text=True)
+    assert db.exec(select(Report.status).where(Report.tracking_no == number)).one().value \
+        == "awaiting_feedback"
