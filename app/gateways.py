@@ -28,7 +28,10 @@ log = logging.getLogger("app.outbox")
 
 # Receipt codes (XXXX-XXXX-XXXX-XXXX) never go to a log, even from the console gateway.
 _CODE_RE = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b")
-_LONG_DIGITS = re.compile(r"(?<![\d-])\+?\d{10,15}(?![\d-])")
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Digits as people and providers write numbers: +86 139-1234-5678, (0971) 612 3456. Not
+# inside a word or a tracking number (XNJT-20261127-0001).
+_NUMBER_RE = re.compile(r"(?<![\w-])\+?\(?\d[\d\s().-]{5,}\d(?![\w-])")
 
 
 class DeliveryError(Exception):
@@ -70,12 +73,19 @@ class EmailGateway(Protocol):
 
 
 def redact_for_log(text: str, recipient: str | None = None) -> str:
-    """Text safe for a log line: no recipient, no receipt codes, no long digit runs."""
+    """Text safe for a log line or the outbox page: no recipient (however a provider
+    formats it), no e-mail address, no receipt code, no phone-like number."""
     if recipient:
         text = text.replace(recipient, mask_email(recipient) if "@" in recipient
                             else mask_phone(recipient))
     text = _CODE_RE.sub("****-****-****-****", text)
-    return _LONG_DIGITS.sub(lambda m: mask_phone(m.group(0)), text)
+    text = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)), text)
+    return _NUMBER_RE.sub(_mask_number, text)
+
+
+def _mask_number(match: re.Match) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return mask_phone(digits) if len(digits) >= 7 else match.group(0)
 
 
 # ---------------------------------------------------------------------------------------

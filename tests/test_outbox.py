@@ -17,6 +17,7 @@ from app.gateways import (
     TransientDeliveryError,
     TwilioSmsGateway,
     build_gateways,
+    redact_for_log,
     register_sms_gateway,
 )
 from app.worker import (
@@ -420,3 +421,15 @@ def test_an_acknowledgement_erased_after_a_day_is_not_resent_blank(
     with app.app_context():
         deliver_due(factory, {"sms": sms, "email": Recorder()}, vault=vault)
     assert sms.sent == []
+
+
+@pytest.mark.parametrize("reason", [
+    "21211 The 'To' number +86 139-1234-5678 is not a valid phone number",
+    "21610 Attempt to send to unsubscribed recipient 139 1234 5678",
+    "550 5.1.1 <ZhangSan.Li@Example.com>: Recipient address rejected",
+])
+def test_provider_errors_shown_on_the_outbox_page_lose_the_recipient(reason):
+    """The recipient is masked however the provider writes it, not only as we sent it."""
+    shown = redact_for_log(reason, "+8613912345678")
+    assert "1234" not in shown and "ZhangSan" not in shown and "Li@" not in shown
+    assert shown.split()[0] == reason.split()[0]  # the provider's error code stays readable
