@@ -135,3 +135,28 @@ def test_counts_only_the_ledger_entries_created_by_the_report_date(db, make_user
     current = stage_reports.build(db, campaign, today)
     assert (current.ledger.total, current.ledger.accountability, current.ledger.pending) == \
         (1, 1, 1), stage_reports.overview(current)
+
+
+def test_reports_count_as_handled_only_from_the_day_they_were_closed(app, db, make_user,
+                                                                     campaign_id):
+    """A report received three days ago and refused today was still in progress on
+    yesterday's report date."""
+    import sqlalchemy as sa
+
+    from intake.models import Report
+    from routing import transitions as t
+    from tests.support.flow import file_report
+
+    report = file_report(app, db, campaign_id, text="执法人员态度很差。")
+    db.execute(sa.update(Report).where(Report.id == report.id)
+               .values(received_at=utcnow() - timedelta(days=3)))
+    db.commit()
+    t.not_accept(db, app.extensions["intake"], report.id, make_user("taskforce"),
+                 reason="无具体内容")
+    db.commit()
+    campaign = db.get(Campaign, campaign_id)
+    today = to_cst(utcnow()).date()
+    earlier = stage_reports.build(db, campaign, today - timedelta(days=1))
+    assert (earlier.received, earlier.handled, earlier.in_progress) == (1, 0, 1)
+    current = stage_reports.build(db, campaign, today)
+    assert (current.received, current.handled, current.in_progress) == (1, 1, 0)

@@ -35,7 +35,6 @@ from notices.models import Campaign, Phase
 from routing.models import Assignment, Unit
 from routing.transitions import TERMINAL
 
-HANDLED = {status.value for status in TERMINAL}
 EXEMPTION_WORDS = ("容错", "免责")
 
 
@@ -100,14 +99,18 @@ def build(session: Session, campaign: Campaign, as_of: date) -> StageReport:
                          milestone=names.get(as_of, "阶段工作进度"))
     f = Filters(campaign_id=campaign.id, date_to=as_of)
     end = cst_start(as_of + timedelta(days=1))
+    # Handled by the report's date: closed (or referred, merged, refused) before its end;
+    # a terminal state is never left, so closed_at says when.
+    handled = sa.case((sa.and_(Report.status.in_(list(TERMINAL)), Report.closed_at < end), 1),
+                      else_=0)
     rows = session.execute(
-        select(sa.func.coalesce(Report.category, "其他"), Report.status, sa.func.count())
-        .where(*f.report_conditions()).group_by(Report.category, Report.status)).all()
+        select(sa.func.coalesce(Report.category, "其他"), handled, sa.func.count())
+        .where(*f.report_conditions()).group_by(Report.category, handled)).all()
     table: dict[str, list[int]] = {}
-    for category, status, n in rows:
+    for category, was_handled, n in rows:
         bucket = table.setdefault(category, [0, 0, 0])
         bucket[0] += n
-        bucket[1 if getattr(status, "value", status) in HANDLED else 2] += n
+        bucket[1 if was_handled else 2] += n
     report.by_category = sorted(((k, *v) for k, v in table.items()), key=lambda r: -r[1])
     report.received = sum(r[1] for r in report.by_category)
     report.handled = sum(r[2] for r in report.by_category)
