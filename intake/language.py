@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 
 from intake.models import Report
 
@@ -30,3 +30,9 @@ def as_recorded(build: Callable[[], str]) -> str:
     """A public note as the audit trail keeps it: in Chinese."""
     with force_locale(CHINESE):
         return build()
+
+
+def reading_english() -> bool:
+    """Whether the text being built now is in English (the page's or a forced locale)."""
+    locale = get_locale()
+    return bool(locale and locale.language == "en")

@@ -195,8 +195,10 @@ def acknowledgement_text(report: Report, code: str | None, campaign: Campaign,
     code was shown on the receipt page only) it says where the code was given."""
 
     def build() -> str:
+        title = (campaign.short_title_en or campaign.short_title) if report.language == "en" \
+            else campaign.short_title
         lines = [_("【%(campaign)s】您反映的问题已受理，受理编号 %(no)s。",
-                   campaign=campaign.short_title, no=report.tracking_no)]
+                   campaign=title, no=report.tracking_no)]
         if code:
             lines.append(_("查询码 %(code)s（请妥善保存，仅发送一次）。", code=format_code(code)))
         else:

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
+from intake.language import reading_english
 from intake.models import Event, Report, ReportStatus
 from intake.receipts import check_code
 
@@ -59,7 +60,7 @@ def _step_text(event: Event) -> str:
     if event.kind == "merged" and data.get("into"):
         return merged_note(data["into"])
     if event.kind == "referred":
-        return referred_note(data.get("unit"))
+        return referred_note((reading_english() and data.get("unit_en")) or data.get("unit"))
     return event.note
 
 

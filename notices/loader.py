@@ -16,8 +16,9 @@ from sqlmodel import Session, select
 
 from notices.models import Campaign, ChecklistItem, Phase
 
-CAMPAIGN_FIELDS = ("code", "title", "short_title", "issuer", "issued_on", "tracking_prefix",
-                   "summary", "notice_text", "five_areas", "channels", "contact", "deadlines")
+CAMPAIGN_FIELDS = ("code", "title", "short_title", "short_title_en", "issuer", "issued_on",
+                   "tracking_prefix", "summary", "notice_text", "five_areas", "channels",
+                   "contact", "deadlines")
 
 
 def read_yaml(path: Path) -> Any:

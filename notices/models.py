@@ -18,6 +18,7 @@ class Campaign(SQLModel, table=True):
     code: str = Field(max_length=64)
     title: str = Field(max_length=255)
     short_title: str = Field(max_length=255)
+    short_title_en: str | None = Field(default=None, max_length=255)  # for English messages
     issuer: str = Field(max_length=128)
     issued_on: date | None = None
     tracking_prefix: str = Field(max_length=16, sa_column_kwargs={"unique": True})

@@ -29,10 +29,11 @@ def merged_text(report: Report, target: Report) -> str:
         note=merged_note(target.tracking_no)))
 
 
-def referred_text(report: Report, unit_name: str | None) -> str:
+def referred_text(report: Report, unit_name: str | None, unit_name_en: str | None = None) -> str:
+    name = (unit_name_en or unit_name) if report.language == "en" else unit_name
     return in_reporters_language(report, lambda: _(
         "【专项整治】受理编号 %(no)s：%(note)s", no=report.tracking_no,
-        note=referred_note(unit_name)))
+        note=referred_note(name)))
 
 
 def not_accepted_text(report: Report, reason: str) -> str:

@@ -26,6 +26,7 @@ class Unit(SQLModel, table=True):
     code: str = Field(max_length=32, sa_column_kwargs={"unique": True}, nullable=False)
     name: str = Field(max_length=128, sa_column_kwargs={"unique": True}, nullable=False)
     short_name: str = Field(max_length=64)
+    name_en: str | None = Field(default=None, max_length=255)  # for English messages
     kind: UnitKind = Field(sa_column=enum_column(UnitKind))
     parent_id: int | None = Field(default=None, foreign_key="unit.id")
     jurisdiction: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -17,6 +17,7 @@ def upsert_units(session: Session, campaign_dir: Path) -> int:
     by_code = {u.code: u for u in session.exec(select(Unit))}
     for spec in data["units"]:
         values = {"name": spec["name"], "short_name": spec.get("short_name") or spec["name"],
+                  "name_en": spec.get("name_en"),
                   "kind": UnitKind(spec["kind"]), "jurisdiction": spec.get("jurisdiction") or [],
                   "email": spec.get("email"), "phone": spec.get("phone"),
                   "leaders": spec.get("leaders") or []}

@@ -230,15 +230,16 @@ def refer(session: Session, services: IntakeServices, report_id: int, actor: Act
         select(Unit).where(Unit.kind == UnitKind.external)).first()
     if unit is not None and unit.kind is not UnitKind.external:
         raise TransitionError(_l("移交只能交给外部单位（如交警部门）；本系统内的单位请用转办。"))
-    name = unit.name if unit else None
+    name, name_en = (unit.name, unit.name_en) if unit else (None, None)
     public_note = as_recorded(lambda: referred_note(name))
     _advance(session, report, "refer", actor, public=True, note=public_note,
-             data={"unit": name, "note": clean_text(note)[:500]}, kind="referred")
+             data={"unit": name, "unit_en": name_en, "note": clean_text(note)[:500]},
+             kind="referred")
     if unit is not None and unit.email:
         notify_unit(session, services, unit, report, purpose="referral", text="移交线索")
     for told in [report, *_merged_into(session, report.id)]:  # duplicates share its fate
         notify_citizen(session, services, told, purpose="referred",
-                       text=messages.referred_text(told, name))
+                       text=messages.referred_text(told, name, name_en))
 
 
 def not_accept(session: Session, services: IntakeServices, report_id: int, actor: Actor, *,

@@ -59,7 +59,7 @@ def _result_and_referral(app, db, campaign_id: int, make_user) -> None:
     assert referred.status is S.referred
     [note] = _bodies(app, db, referred.id, "referred")
     assert note.startswith(f"[Campaign] Report {referred.tracking_no}: The problem")
-    assert "市公安局交通警察支队" in note
+    assert "the Traffic Police Detachment of the Xining Public Security Bureau" in note
     db.rollback()
 
 
@@ -76,6 +76,7 @@ def test_acknowledgement_follows_the_language_of_the_report_page(app, db, client
     vault = app.extensions["pii"]
     [ack] = [vault.decrypt(m.body_enc) for m in db.exec(
         select(Message).where(Message.purpose == "ack"))]
+    assert ack.startswith("[Campaign on Road Traffic Safety and Transport Law Enforcement] ")
     assert "Your report has been registered as XNJT-" in ack and "/track" in ack
     # The code was shown on the receipt page only: the confirmation says so, in English.
     assert "Receipt code" not in ack and not CODE.search(ack)
@@ -135,3 +136,44 @@ def test_english_reporters_get_english_email_subjects(app, db, campaign_id, make
     db.rollback()
     for purpose in ("ack", "result"):
         assert not any("\u4e00" <= ch <= "\u9fff" for ch in subjects[purpose]), subjects
+
+
+def test_english_names_of_units_and_campaigns_come_from_the_data_and_admin(
+        app, db, campaign_id, client, login, make_user):
+    """The tracker in English names the body a report was referred to in English; an admin
+    can set or change a unit's English name."""
+    from flask_babel import force_locale
+
+    from intake.models import Report
+    from intake.tracking import public_view
+    from routing.models import Unit
+    from tests.conftest import csrf_from
+    from tests.support.channels import flashes
+
+    with app.app_context():
+        referred = _file(app, db, campaign_id, POLICE, "zh", "laowang@example.cn")
+        assert referred.status is S.referred
+        report = db.get(Report, referred.id)
+        with force_locale("en"):
+            english = [step.text for step in public_view(db, report).steps]
+        with force_locale("zh_Hans_CN"):
+            chinese = [step.text for step in public_view(db, report).steps]
+    assert any("Traffic Police Detachment" in text for text in english)
+    assert any("市公安局交通警察支队" in text for text in chinese)
+    db.rollback()
+
+    login(make_user("admin"))
+    unit = db.exec(select(Unit).where(Unit.code == "hzq")).one()
+    db.rollback()
+    page = client.get("/admin/units").get_data(as_text=True)
+    assert "the Huangzhong District Transport Bureau" in page
+    saved = client.post("/admin/units", follow_redirects=True, data={
+        "csrf_token": csrf_from(page), "unit_id": str(unit.id), "code": unit.code,
+        "name": unit.name, "short_name": unit.short_name, "kind": unit.kind.value,
+        "name_en": "<b>the Huangzhong Transport Bureau</b>", "email": unit.email or "",
+        "phone": unit.phone or "", "is_active": "1"}).get_data(as_text=True)
+    assert "已保存单位" in saved, flashes(saved)
+    db.rollback()
+    assert db.exec(select(Unit.name_en).where(Unit.id == unit.id)).one() == \
+        "the Huangzhong Transport Bureau"
+    db.rollback()

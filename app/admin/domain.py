@@ -133,12 +133,14 @@ UNIT_FIELDS = ("code", "name", "short_name", "email", "phone")
 
 
 def save_unit(session: Session, actor, unit_id: int | None, *, code: str, name: str,
-              short_name: str, kind: str, email: str, phone: str, is_active: bool) -> Unit:
+              short_name: str, kind: str, email: str, phone: str, is_active: bool,
+              name_en: str = "") -> Unit:
     _require_admin(actor)
     begin_write(session)
     values = {"code": clean_text(code, multiline=False)[:32],
               "name": clean_text(name, multiline=False)[:128],
               "short_name": clean_text(short_name, multiline=False)[:64],
+              "name_en": clean_text(name_en, multiline=False)[:255] or None,
               "email": clean_text(email, multiline=False)[:255] or None,
               "phone": clean_text(phone, multiline=False)[:32] or None}
     if not values["code"] or not values["name"]:
@@ -179,7 +181,7 @@ def save_unit(session: Session, actor, unit_id: int | None, *, code: str, name: 
 
 def save_campaign(session: Session, actor, campaign_id: int, *, title: str, short_title: str,
                   summary: str, notice_text: str, channels_yaml: str, phases_yaml: str,
-                  deadline_values: dict) -> Campaign:
+                  deadline_values: dict, short_title_en: str | None = None) -> Campaign:
     """Notice text, channels, phases and deadline settings (YAML for the structured parts)."""
     _require_admin(actor)
     begin_write(session)
@@ -211,6 +213,8 @@ def save_campaign(session: Session, actor, campaign_id: int, *, title: str, shor
     settings["reply_days"] = reply_days
     campaign.title = clean_text(title, multiline=False)[:255] or campaign.title
     campaign.short_title = clean_text(short_title, multiline=False)[:255] or campaign.short_title
+    if short_title_en is not None:
+        campaign.short_title_en = clean_text(short_title_en, multiline=False)[:255] or None
     campaign.summary = clean_text(summary)[:4000]
     campaign.notice_text = clean_text(notice_text)[:200000]
     campaign.channels = channels

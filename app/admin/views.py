@@ -119,7 +119,8 @@ def units():
 def save_unit():
     f = request.form
     _change(domain.save_unit, _int("unit_id"), code=f.get("code", ""), name=f.get("name", ""),
-            short_name=f.get("short_name", ""), kind=f.get("kind", ""),
+            short_name=f.get("short_name", ""), name_en=f.get("name_en", ""),
+            kind=f.get("kind", ""),
             email=f.get("email", ""), phone=f.get("phone", ""),
             is_active=f.get("is_active", "1") == "1", success=_("已保存单位。"))
     return redirect(url_for("admin.units"))
@@ -150,7 +151,8 @@ def save_campaign():
                    for k in ("complaint", "tip", "inquiry")})
     campaign_id = _int("campaign_id") or staff_campaign(get_session()).id
     _change(domain.save_campaign, campaign_id, title=f.get("title", ""),
-            short_title=f.get("short_title", ""), summary=f.get("summary", ""),
+            short_title=f.get("short_title", ""), short_title_en=f.get("short_title_en"),
+            summary=f.get("summary", ""),
             notice_text=f.get("notice_text", ""), channels_yaml=f.get("channels_yaml", ""),
             phases_yaml=f.get("phases_yaml", ""), deadline_values=values,
             success=_("已保存专项整治设置。"))
