@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlmodel import Session, select
@@ -95,9 +96,15 @@ def due(session: Session, start: datetime, days: int) -> datetime:
 UNSIGNED = frozenset({S.dispatched, S.reopened})
 
 
-def due_for(status: S | str, acknowledge_due_at: datetime,
-            reply_due_at: datetime) -> tuple[str, datetime]:
-    """("acknowledge" | "reply", the deadline of an assignment that applies now)."""
+def due_for(status: S | str, acknowledge_due_at: datetime, reply_due_at: datetime, *,
+            extended: bool = False) -> tuple[str, datetime]:
+    """(kind, the deadline of an assignment that applies now): "acknowledge" before the unit
+    signs, then "reply", or "reply_extended" once an extension moved the reply deadline —
+    a new deadline, whose 预警 and 催办 are owed again."""
     if S(status) in UNSIGNED:
         return "acknowledge", as_utc(acknowledge_due_at)
-    return "reply", as_utc(reply_due_at)
+    return ("reply_extended" if extended else "reply"), as_utc(reply_due_at)
+
+
+def is_extended(assignment: Any) -> bool:
+    return getattr(assignment, "extension_decision", None) == "approved"

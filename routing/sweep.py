@@ -20,9 +20,9 @@ from notices.db import begin_write
 from notices.models import Campaign
 from notices.timeutil import as_utc, utcnow
 from routing import deadlines
+from routing.deadlines import due_for, is_extended
 from routing.models import Assignment, Escalation, EscalationLevel
 from routing.notify import notify_taskforce
-from routing.overdue import due_for
 from routing.transitions import (
     INTAKE,
     SYSTEM,
@@ -106,12 +106,12 @@ def sweep(session: Session, services: IntakeServices, now: datetime | None = Non
         settings = settings_by_campaign.setdefault(
             report.campaign_id, deadlines.settings(session.get(Campaign, report.campaign_id)))
         due_kind, due = due_for(report.status, assignment.acknowledge_due_at,
-                                assignment.reply_due_at)
+                                assignment.reply_due_at, extended=is_extended(assignment))
         done = set(session.exec(select(Escalation.level).where(
             Escalation.assignment_id == assignment.id, Escalation.due_kind == due_kind)))
         wanted: list[EscalationLevel] = []
         if now <= due:
-            if due_kind != "reply":  # a one-day acknowledge deadline needs no yellow card
+            if due_kind == "acknowledge":  # a one-day deadline needs no yellow card
                 continue
             warn_from = calendar.add_working_days(now, int(settings["warning_days_before"]))
             if due <= warn_from:

@@ -529,14 +529,16 @@ def escalate(session: Session, services: IntakeServices, report_id: int, actor: 
              note: str = "") -> Escalation | None:
     """催办 → 督办 → 挂牌督办; each level once per deadline (returns None if already there).
 
-    `due_kind` ("acknowledge" or "reply") names the deadline; by default the one that
-    applies now (签收 before the unit signs, 办结回复 after), as the sweep counts it.
+    `due_kind` ("acknowledge", "reply", "reply_extended") names the deadline; by default the
+    one that applies now (签收 before the unit signs, 办结回复 after, the extended one once
+    an extension is approved), as the sweep counts it.
     """
     report = _begin(session, report_id, "escalate", actor)
     assignment = current_assignment(session, report.id)
     if due_kind is None:
         due_kind = deadlines.due_for(report.status, assignment.acknowledge_due_at,
-                                     assignment.reply_due_at)[0]
+                                     assignment.reply_due_at,
+                                     extended=deadlines.is_extended(assignment))[0]
     done = set(session.exec(select(Escalation.level).where(
         Escalation.assignment_id == assignment.id, Escalation.due_kind == due_kind)))
     if level is None:

@@ -11,6 +11,8 @@ from sqlmodel import Session, func, select
 from intake.models import Event, Report
 from intake.models import ReportStatus as S
 from intake.outbox import Message
+from notices.timeutil import as_utc
+from routing import deadlines
 from routing import transitions as t
 from routing.models import Assignment, Escalation, Feedback
 from routing.sweep import sweep
@@ -463,3 +465,61 @@ def test_referral_to_one_of_our_own_units_is_refused(app, db, make_user, campaig
     assert db.get(Report, report_id).status is S.triage, \
         "referred to an internal unit: closed without any assignment"
     db.rollback()
+
+
+def test_yellow_card_is_given_again_before_the_extended_due_date(app, db, campaign_id,
+                                                                 make_user):
+    services = app.extensions["intake"]
+    report = file_report(app, db, campaign_id)  # auto-dispatched to 湟中区交通运输局
+    unit_user, tf = make_user("unit", unit_code="hzq"), make_user("taskforce")
+    t.acknowledge(db, services, report.id, unit_user)
+    db.commit()
+    assignment = t.current_assignment(db, report.id)
+    first_due = as_utc(assignment.reply_due_at)
+    # The day before the original due date: the sweep gives the yellow card (预警).
+    made = sweep(db, services, now=first_due - timedelta(hours=30))
+    assert any(level == "warning" for _, _, level in made.escalations)
+    # The unit asks for 5 more working days that morning; the task force approves.
+    t.request_extension(db, services, report.id, unit_user, days=5, reason="需调取监控")
+    db.commit()
+    t.decide_extension(db, services, report.id, tf, approve=True)
+    db.commit()
+    db.expire_all()
+    new_due = as_utc(t.current_assignment(db, report.id).reply_due_at)
+    assert new_due > first_due
+    # DESIGN.md: yellow card 1 working day before *a* due date -- the extended one too.
+    calendar = deadlines.work_calendar(db)
+    day_before = new_due - timedelta(hours=12)
+    assert calendar.overdue_working_days(first_due, day_before) >= 1
+    made = sweep(db, services, now=day_before)
+    db.rollback()
+    assert any(level == "warning" for _, _, level in made.escalations), (
+        "no 预警 before the extended deadline: the warning of the original deadline "
+        "blocks it", made.escalations)
+
+
+def test_red_card_on_the_first_overdue_day_of_the_extended_deadline(app, db, campaign_id,
+                                                                   make_user):
+    """Request at 16:00 on the due day, approved the next morning: the sweep already gave a
+    催办 for the original deadline, so lateness on the extended one never gets one."""
+    services = app.extensions["intake"]
+    report = file_report(app, db, campaign_id)
+    unit_user, tf = make_user("unit", unit_code="hzq"), make_user("taskforce")
+    t.acknowledge(db, services, report.id, unit_user)
+    db.commit()
+    t.request_extension(db, services, report.id, unit_user, days=3, reason="需调取监控")
+    db.commit()
+    first_due = as_utc(t.current_assignment(db, report.id).reply_due_at)
+    calendar = deadlines.work_calendar(db)
+    next_workday = calendar.add_working_days(first_due, 1) - timedelta(hours=12)
+    early = sweep(db, services, now=next_workday)  # overdue day 1, request pending: 催办
+    assert ("reminder" in [lv for _, _, lv in early.escalations]), early.escalations
+    t.decide_extension(db, services, report.id, tf, approve=True)
+    db.commit()
+    db.expire_all()
+    new_due = as_utc(t.current_assignment(db, report.id).reply_due_at)
+    first_overdue_day = calendar.add_working_days(new_due, 1) - timedelta(hours=12)
+    assert calendar.overdue_working_days(new_due, first_overdue_day) == 1
+    made = sweep(db, services, now=first_overdue_day)
+    db.rollback()
+    assert ("reminder" in [lv for _, _, lv in made.escalations]), made.escalations
