@@ -160,6 +160,10 @@ def gazetteer() -> Gazetteer:
         ("湟源县城关镇", "湟源县"),
         ("大通县东峡镇往山里的路", "大通县"),
         ("湟中上新庄镇", "湟中区"),
+        ("在朝阳那边被运管拦下", "城北区"),
+        ("我在朝阳西路等客", "城北区"),
+        ("小桥一带的检查点", "城北区"),
+        ("在大通县城关镇被拦下，我是去湟源的", "大通县"),
     ],
 )
 def test_gazetteer_places(gazetteer: Gazetteer, text: str, district: str) -> None:
@@ -176,6 +180,11 @@ def test_gazetteer_places(gazetteer: Gazetteer, text: str, district: str) -> Non
         "京藏高速上",
         "曹家堡机场",
         "城中村里",
+        # A shared name is not settled by where the driver was going.
+        "城关镇的运管执法人员随意扣车罚款不开票据，我是拉货去大通的。",
+        # Everyday words that are also short place names.
+        "在村口的小桥边被路政执法人员拦下，随意罚款不开票据，态度恶劣。",
+        "今天早上朝阳刚升起，运管执法人员就在路口拦车随意罚款不开票据。",
     ],
 )
 def test_gazetteer_collisions_and_unknown_give_no_district(gazetteer: Gazetteer, text: str) -> None:

@@ -523,3 +523,12 @@ def test_red_card_on_the_first_overdue_day_of_the_extended_deadline(app, db, cam
     made = sweep(db, services, now=first_overdue_day)
     db.rollback()
     assert ("reminder" in [lv for _, _, lv in made.escalations]), made.escalations
+
+
+@pytest.mark.parametrize("text", [
+    "城关镇的运管执法人员随意扣车罚款不开票据，我是拉货去大通的。",
+    "在村口的小桥边被路政执法人员拦下，随意罚款不开票据，态度恶劣。",
+])
+def test_a_place_the_gazetteer_cannot_settle_waits_in_triage(app, db, campaign_id, text):
+    report = file_report(app, db, campaign_id, text=text)
+    assert report.status is S.triage and report.district is None

@@ -16,6 +16,7 @@ _DEST_BEFORE = ("往", "去", "到", "至", "回", "送", "赶往", "前往", "�
 _DEST_AFTER = ("方向", "方面来", "走了")
 _HOME_BEFORE = ("住在", "住", "家在", "老家", "户口在", "来自")
 _SCENE_BEFORE = ("在", "于", "经过", "途经", "路过")
+_DESTINATION = 0.35  # the weight of a mention that is only where someone was going
 # Words that contain a place name but are not that place.
 _NOT_PLACES = ("城中村", "交通大通道", "城关口")
 _QUOTES = '“”"「」『』'
@@ -78,6 +79,9 @@ class Gazetteer:
                     self.surfaces.setdefault(surface, (kind, None))
         for surface in _NOT_PLACES:
             self.surfaces[surface] = ("ignore", None)
+        everyday = data.get("everyday") or {}
+        self.everyday_words = {str(w) for w in everyday.get("words") or []}
+        self.place_after = tuple(str(w) for w in everyday.get("place_after") or [])
         alternation = "|".join(re.escape(s) for s in sorted(self.surfaces, key=len, reverse=True))
         self._re = re.compile(alternation) if alternation else None
 
@@ -97,7 +101,7 @@ class Gazetteer:
         if any(before.endswith(p) for p in _DEST_BEFORE) or any(
             after.startswith(p) for p in _DEST_AFTER
         ):
-            w = 0.35
+            w = _DESTINATION
         elif any(before.endswith(p) for p in _HOME_BEFORE):
             w = 0.5
         elif any(before.endswith(p) for p in _SCENE_BEFORE):
@@ -118,6 +122,9 @@ class Gazetteer:
             kind, district = self.surfaces[m.group(0)]
             if kind == "ignore":
                 continue
+            if m.group(0) in self.everyday_words and not text.startswith(self.place_after,
+                                                                         m.end()):
+                continue  # 朝阳刚升起, 小桥边: the word, not the place
             mentions.append(
                 PlaceMention(
                     m.group(0), m.start(), kind, district, self._weight(text, m.start(), m.end())
@@ -128,22 +135,29 @@ class Gazetteer:
             if pm.district:
                 bonus = 1.1 if pm.kind != "district" else 1.0
                 scores[pm.district] = scores.get(pm.district, 0.0) + pm.weight * bonus
+        # A name two districts share is settled only by the scene: another place of one of
+        # them, or one of its context words, that is not a destination (去大通 settles
+        # nothing about where the driver was stopped).
+        scene = {pm.district for pm in mentions if pm.district and pm.weight > _DESTINATION}
         ambiguous: list[str] = []
+        unresolved = 0.0
         for pm in mentions:
             if pm.kind != "ambiguous":
                 continue
             ctx = self.ambiguous.get(pm.surface, {})
-            winners = [
-                d for d, words in ctx.items() if d in scores or any(w in text for w in words)
-            ]
+            winners = [d for d, words in ctx.items()
+                       if d in scene or any(self._at_scene(text, w) for w in words)]
             if len(winners) == 1:
                 scores[winners[0]] = scores.get(winners[0], 0.0) + pm.weight
             else:
                 ambiguous.append(pm.surface)
+                unresolved = max(unresolved, pm.weight)
         if not scores:
             return Placement(None, 0.0, {}, mentions, ambiguous)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], self._first(kv[0], mentions)))
         best, top = ranked[0]
+        if unresolved >= top:  # the scene is the shared name itself: the task force decides
+            return Placement(None, 0.0, scores, mentions, ambiguous)
         total = sum(scores.values())
         share = top / total
         # Evidence strength: one weak (destination-only) mention is not much.
@@ -152,6 +166,15 @@ class Gazetteer:
         if ambiguous:
             confidence *= 0.9
         return Placement(best, round(confidence, 4), scores, mentions, ambiguous)
+
+    def _at_scene(self, text: str, word: str) -> bool:
+        """Whether `word` occurs in `text` other than as a destination."""
+        start = text.find(word)
+        while start != -1:
+            if self._weight(text, start, start + len(word)) > _DESTINATION:
+                return True
+            start = text.find(word, start + 1)
+        return False
 
     @staticmethod
     def _first(district: str, mentions: list[PlaceMention]) -> int:
