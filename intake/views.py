@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 
 from flask import (
     Blueprint,
@@ -208,7 +208,9 @@ def console():
             form = CallForm(formdata=None)
             form.campaign.choices = [(c.id, c.short_title) for c in campaigns]
             form.campaign.data = campaign.id
-    start = datetime.combine(utcnow().astimezone(CST).date(), time.min, tzinfo=CST)
+    # Today in China, as a UTC instant: SQLite compares the stored UTC text.
+    start = datetime.combine(utcnow().astimezone(CST).date(), time.min,
+                             tzinfo=CST).astimezone(UTC)
     today = db.exec(select(Report).where(Report.received_at >= start,
                                          Report.campaign_id.in_([c.id for c in campaigns]),
                                          Report.channel.in_([Channel.hotline, Channel.inspection]))

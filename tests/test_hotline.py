@@ -48,3 +48,19 @@ def test_other_roles_cannot_open_the_console(client, make_user, login):
     assert client.get("/staff/calls").status_code == 302
     login(make_user("unit", unit_code="hzq"))
     assert client.get("/staff/calls").status_code == 403
+
+
+def test_calls_logged_after_midnight_in_china_are_listed_as_today(client, db, make_user, login,
+                                                                  monkeypatch):
+    """00:30 in Xining is 16:30 UTC the day before: the console's 今日登记 still lists them."""
+    from datetime import UTC, datetime
+
+    import intake.registration
+    import intake.views
+
+    night = datetime.now(UTC).replace(hour=16, minute=30, second=0, microsecond=0)
+    monkeypatch.setattr(intake.views, "utcnow", lambda: night)
+    monkeypatch.setattr(intake.registration, "utcnow", lambda: night)
+    login(make_user("operator"))
+    page = log_call(client).get_data(as_text=True)
+    assert "今日登记" in page and CALL[:20] in page
