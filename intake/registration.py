@@ -22,7 +22,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from intake.language import in_reporters_language
-from intake.models import Attachment, Channel, Event, Report, Reporter, ReportStatus
+from intake.models import Attachment, Channel, Event, Kind, Report, Reporter, ReportStatus
 from intake.outbox import Message, MessageChannel, MessageStatus, queue_message
 from intake.pii import PiiVault
 from intake.receipts import format_code, hash_code, new_receipt_code, next_tracking_no
@@ -258,7 +258,9 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
         latitude=latitude, longitude=longitude, is_anonymous=reporter is None or anonymous,
         language=sub.language[:8])
     if services.classify is not None:
-        _apply_classification(report, services.classify(text, sub.channel.value,
+        # The place field says where, as much as the text does.
+        about = f"{report.place_text}\n{text}" if report.place_text else text
+        _apply_classification(report, services.classify(about, sub.channel.value,
                                                         sub.campaign_id))
 
     begin_write(session)
@@ -339,7 +341,7 @@ def _coordinate(value: float | None, bound: float, field: str) -> float | None:
 def _apply_classification(report: Report, result: dict) -> None:
     report.items = list(result.get("items") or [])
     report.category = result.get("category")
-    report.kind = result.get("kind")
+    report.kind = Kind(result["kind"]) if result.get("kind") in Kind.__members__ else None
     report.agency = result.get("agency")
     report.confidence = result.get("confidence")
     report.classification = result

@@ -192,6 +192,10 @@ def report(report_id: int):
     assignments = session.exec(select(Assignment, Unit).join(Unit, Unit.id == Assignment.unit_id)
                                .where(Assignment.report_id == report.id)
                                .order_by(Assignment.id)).all()
+    events = history(session, report)
+    # Photos a connected platform (Open311) links to: shown, never fetched.
+    media_urls = [e.data["media_url"] for e in events
+                  if e.kind == "open311_request" and (e.data or {}).get("media_url")]
     return render_template(
         "routing/report.html", report=report, contact=contact, revealed=revealed,
         reveal_form=reveal_form, assignments=assignments,
@@ -199,7 +203,7 @@ def report(report_id: int):
         escalations=session.exec(select(Escalation).where(Escalation.report_id == report.id)
                                  .order_by(Escalation.at)).all(),
         attachments=session.exec(select(Attachment).where(Attachment.report_id == report.id)).all(),
-        events=history(session, report), labels=EVENT_LABELS,
+        events=events, labels=EVENT_LABELS, media_urls=media_urls,
         status=STATUS_LABELS.get(report.status.value, report.status.value),
         items=checklist_texts(session, report.campaign_id), rating_form=RatingForm(prefix="rate"),
         action_form=ActionForm(), now=utcnow(), external=UnitKind.external)

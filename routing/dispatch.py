@@ -57,7 +57,14 @@ def decide(session: Session, report: Report) -> RoutingDecision:
     if not report.classification:
         return RoutingDecision(None, "triage", None, "not classified")
     result = dict(report.classification)
-    if report.district and not result.get("jurisdiction"):
+    read = result.get("jurisdiction")
+    if report.district and read and read != report.district:
+        # The sender named one district, the text places it in another (a driver's route
+        # often passes through both): a person decides.
+        return RoutingDecision(None, "triage", None,
+                               f"district given ({report.district}) and place in the text "
+                               f"({read}) differ: triage")
+    if report.district:
         result["jurisdiction"] = report.district
     return resolve_unit(result, rules_for(session, report.campaign_id), min_confidence=threshold)
 

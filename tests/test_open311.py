@@ -383,3 +383,32 @@ class TestRateLimit:
         reads = [requests.get(f"{base}/requests.json", params={"api_key": other},
                               timeout=30).status_code for _ in range(4)]
         assert reads == [200, 200, 200, 429]
+
+
+def test_a_request_the_rules_cannot_route_waits_in_triage_with_its_photo_link(
+        app, base, key, db, client, login, make_user):
+    """The district given and the place in the text differ: the task force decides, and
+    sees the platform's photo link (never fetched by this system)."""
+    response = post(base, **valid_fields(key, description=(
+        "我从城东区拉货出来，在检查站被运管执法人员随意扣车罚款不开票据，态度恶劣。"),
+        address_string="城东区八一路", **{"attribute[district]": "湟中区"}))
+    assert response.status_code == 200, response.text
+    number = response.json()[0]["service_request_id"]
+    report = db.exec(select(Report).where(Report.tracking_no == number)).one()
+    db.rollback()
+    assert report.status is S.triage
+    login(make_user("taskforce"))
+    page = client.get(f"/taskforce/reports/{report.id}").get_data(as_text=True)
+    assert 'id="media-urls"' in page and "https://app.example.cn/m/1.jpg" in page
+
+
+def test_the_district_attribute_and_the_address_decide_together(app, base, key, db):
+    response = post(base, **valid_fields(key, description=(
+        "我从城东区拉货出来，在检查站被运管执法人员随意扣车罚款不开票据，态度恶劣。")))
+    number = response.json()[0]["service_request_id"]
+    report = db.exec(select(Report).where(Report.tracking_no == number)).one()
+    db.rollback()
+    # 湟中区 given, 湟中区多巴镇 as the address: the text's 城东区 (where the load came
+    # from) does not send it to the city districts' bureau.
+    assert report.district == "湟中区"
+    assert report.status in (S.dispatched, S.triage)
