@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from intake.language import in_reporters_language
+from intake.language import as_recorded, in_reporters_language
 from intake.models import Attachment, Channel, Event, Kind, Report, Reporter, ReportStatus
 from intake.outbox import Message, MessageChannel, MessageStatus, queue_message
 from intake.pii import PiiVault
@@ -69,6 +69,7 @@ class Submission:
     actor_id: int | None = None
     language: str = "zh"
     inline_ack: bool = False
+    media_not_kept: int = 0  # MMS pictures the channel could not take in
 
 
 @dataclass
@@ -299,8 +300,12 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
                                    sha256=item.sha256))
         session.add(Event(report_id=report.id, kind="received", public=True,
                           actor_id=sub.actor_id,
+                          note=as_recorded(lambda: _("随短信发送的 %(n)d 张彩信图片未能接收。",
+                                                     n=sub.media_not_kept))
+                          if sub.media_not_kept else "",
                           data={"channel": sub.channel.value,
-                                "duplicate_of": report.duplicate_of_id}))
+                                "duplicate_of": report.duplicate_of_id,
+                                "media_not_kept": sub.media_not_kept}))
         session.add(Event(report_id=report.id, kind="triage", public=False,
                           data={"confidence": report.confidence}))
         ack = acknowledgement_text(report, code, campaign, services.public_base_url)
@@ -355,9 +360,12 @@ def _queue_acknowledgement(session: Session, vault: PiiVault, sub: Submission, r
                            ack: str, phone: str | None, email: str | None) -> None:
     """SMS and e-mail senders get the code back on their channel; web senders saw it on screen."""
     subject = in_reporters_language(report, lambda: _("受理回执 %(no)s", no=report.tracking_no))
-    if sub.channel is Channel.sms and phone:
-        message = queue_message(session, vault, channel=MessageChannel.sms, recipient=phone,
-                                body=ack, purpose="ack", report_id=report.id,
+    if sub.channel is Channel.sms and (phone or sub.inline_ack):
+        # Answered in the webhook's reply even when the sender is no phone number (a short
+        # code, a name): the row is what a retried webhook is answered with again.
+        message = queue_message(session, vault, channel=MessageChannel.sms,
+                                recipient=phone or sub.sender_address or "-", body=ack,
+                                purpose="ack", report_id=report.id,
                                 dedupe_key=f"ack:{report.id}")
         if sub.inline_ack:
             message.status = MessageStatus.sent

@@ -172,11 +172,22 @@ def inbound() -> Response:
         return _twiml(in_language(written_language(body), lambda: _(
             "内容过长（%(n)d 字），请精简到 %(limit)d 字以内后重新发送，本条未受理。",
             n=len(body), limit=max_chars)))
+    media = _media_count(form.get("NumMedia"))
+    if media and not body:
+        return _twiml(_("彩信中的图片暂不能通过短信接收。请用文字描述问题后重新发送；图片可在网上"
+                        "“我要举报”页面提交，或发送到受理邮箱。"))
     command = parse_sms(body)
     if command is not None:
         return _twiml(in_language(command.language, lambda: _answer(command, sender, sender_raw)))
     return _twiml(in_language(written_language(body),
-                              lambda: _report(body, sender, message_sid)))
+                              lambda: _report(body, sender, sender_raw, message_sid, media)))
+
+
+def _media_count(raw: str | None) -> int:
+    try:
+        return max(0, min(int(raw or 0), 10))  # Twilio sends at most 10
+    except ValueError:
+        return 0
 
 
 def _answer(command: Command, sender: str | None, sender_raw: str) -> str:
@@ -190,15 +201,17 @@ def _answer(command: Command, sender: str | None, sender_raw: str) -> str:
     return help_text()
 
 
-def _report(body: str, sender: str | None, message_sid: str) -> str:
+def _report(body: str, sender: str | None, sender_raw: str, message_sid: str,
+            media: int) -> str:
     db = get_session()
     campaign = campaign_for_number(db, request.form.get("To"))
     if campaign is None or not campaign.is_active:
         return _("专项整治活动已结束，暂不受理短信反映。")
     submission = Submission(
         campaign_id=campaign.id, channel=Channel.sms, text=body, anonymous=False,
-        phone=sender, source_ref=message_sid[:255], received_at=utcnow(),
-        inline_ack=True, language=written_language(body))
+        phone=sender, sender_address=None if sender else (sender_raw[:64] or None),
+        source_ref=message_sid[:255], received_at=utcnow(), inline_ack=True,
+        language=written_language(body), media_not_kept=media)
     try:
         receipt = _register(submission)
     except RegistrationError as exc:
@@ -211,4 +224,6 @@ def _report(body: str, sender: str | None, message_sid: str) -> str:
     ack = receipt.acknowledgement
     if not ack or ack == "[redacted]":
         ack = _("您反映的问题已受理，受理编号 %(no)s。", no=receipt.tracking_no)
+    if media:
+        ack += _("（彩信图片未能接收，如需补充请在网上“我要举报”页面或通过受理邮箱提交，并注明受理编号。）")
     return ack

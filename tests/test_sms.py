@@ -12,7 +12,7 @@ import requests
 from sqlmodel import Session, func, select
 from twilio.request_validator import RequestValidator
 
-from intake.models import Channel, Report, Reporter
+from intake.models import Channel, Event, Report, Reporter
 from intake.outbox import Message, MessageStatus
 from intake.tracking import find_for_tracker
 
@@ -262,4 +262,41 @@ def test_replay_after_the_ack_was_redacted_gives_the_number_without_a_code(live_
     db.commit()
     again = reply_text(post_sms(live_url, params))
     assert tracking_no in again and CODE.search(again) is None and "redacted" not in again
+    assert count(db) == 1
+
+
+def _mms(body: str, media: int, **extra: str) -> dict:
+    params = sms_params(body)
+    params["NumMedia"] = str(media)
+    for i in range(media):
+        params[f"MediaUrl{i}"] = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Media/ME{i}"
+        params[f"MediaContentType{i}"] = "image/jpeg"
+    params.update(extra)
+    return params
+
+
+def test_a_picture_only_mms_is_told_how_to_send_pictures_and_stores_nothing(live_url, db):
+    text = reply_text(post_sms(live_url, _mms("", 1)))
+    assert "彩信中的图片暂不能通过短信接收" in text and "直接发送问题描述" not in text
+    assert count(db) == 0 and count(db, Message) == 0
+
+
+def test_pictures_of_an_mms_report_are_said_to_be_missing(live_url, db):
+    text = reply_text(post_sms(live_url, _mms(
+        "湟中区多巴镇治超站执法人员对我的货车乱罚款不开票据，照片见彩信。", 2)))
+    number = TRACKING.search(text).group(1)
+    assert "彩信图片未能接收" in text
+    report = db.exec(select(Report).where(Report.tracking_no == number)).one()
+    received = db.exec(select(Event).where(Event.report_id == report.id,
+                                           Event.kind == "received")).one()
+    db.rollback()
+    assert "2 张彩信图片未能接收" in received.note  # the task force knows evidence exists
+
+
+@pytest.mark.parametrize("sender", ["10086", "ALERTS", ""])
+def test_a_retry_from_a_sender_that_is_not_a_phone_gets_the_same_reply(live_url, db, sender):
+    params = sms_params("湟中区多巴镇治超站执法人员对我的货车乱罚款不开票据。", sender=sender)
+    first = reply_text(post_sms(live_url, params))
+    assert CODE.search(first)
+    assert reply_text(post_sms(live_url, params)) == first
     assert count(db) == 1
