@@ -437,3 +437,14 @@ def test_load_is_fast(tmp_path: Path, trained: Classifier) -> None:
     t0 = time.perf_counter()
     Classifier.load(CAMPAIGN, path)
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_the_city_bureaus_leadership_heads_the_enforcement_supervision_bureau_too(
+        trained: Classifier) -> None:
+    """市交通运输局 runs the city's enforcement supervision bureau: a report accusing the
+    bureau's leadership is not sent to the body that answers to them."""
+    res = trained.classify("市交通运输局领导干预执法，城西区海湖新区扣下的车一个电话就放了。")
+    assert "市交通运输综合行政执法监督局" in res.accused_leadership
+    assert "湟中区交通运输局" not in res.accused_leadership
+    decision = resolve_unit(res, RULES, min_confidence=0.5)
+    assert decision.unit is None and "conflict of interest" in decision.reason

@@ -30,8 +30,10 @@ class LeadershipDetector:
             "|".join(re.escape(t) for t in sorted(titles, key=len, reverse=True))
         )
         self.aliases: dict[str, str] = {}
-        offices = [u["name"] for u in self.units if u.get("kind") == "office"]
-        self._offices = offices
+        # The city bureau's leaders head its internal offices and the bodies it runs (the
+        # enforcement supervision bureau); county bureaus answer to their own governments.
+        self._offices = [u["name"] for u in self.units
+                         if u.get("kind") in ("office", "city_bureau")]
         for u in self.units:
             for a in (
                 u.get("name"),
@@ -58,7 +60,6 @@ class LeadershipDetector:
                 self.people[name] = "西宁市交通运输局"
 
     def _expand(self, unit: str) -> list[str]:
-        # The city bureau's own leaders head all of its internal offices.
         return list(self._offices) if unit == "西宁市交通运输局" else [unit]
 
     def _addressed(self, text: str, start: int) -> bool:
