@@ -15,6 +15,7 @@ import email.header
 import email.utils
 import hashlib
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from email import policy
@@ -44,6 +45,9 @@ CHARSET_ALIASES = {
 FALLBACK_CHARSETS = ("utf-8", "gb18030")
 AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
 DAEMON_SENDERS = {"mailer-daemon", "postmaster"}
+AUTO_REPLY_SUBJECT = re.compile(
+    r"^\s*(自动回复|自动答复|自動回覆|auto(matic)?[ -]?repl(y|ied)|autoreply|"
+    r"out of (the )?office|abwesenheitsnotiz)\s*[:：]", re.IGNORECASE)
 # Parts that mail clients add by themselves; they are not evidence and are not refused.
 SKIPPED_PARTS = {"application/pgp-signature", "application/pkcs7-signature",
                  "application/x-pkcs7-signature", "application/pgp-keys", "text/vcard",
@@ -213,6 +217,11 @@ def ignore_reason(msg: EmailMessage) -> str | None:
     _, sender = _address(_raw_header(msg, "From"))
     if _local_part(sender) in DAEMON_SENDERS:
         return "daemon sender"
+    # Out-of-office replies of clients that set none of the headers above (QQ 邮箱,
+    # Foxmail, older Outlook) say so in the subject.
+    subject = decode_header_value(_raw_header(msg, "Subject")).strip()
+    if AUTO_REPLY_SUBJECT.match(subject):
+        return "auto-reply subject"
     return None
 
 

@@ -237,11 +237,26 @@ def test_message_without_message_id_is_deduplicated_by_content(smtp_in, db):
     ("Precedence", "list"),
 ])
 def test_auto_replies_are_ignored(smtp_in, db, header, value):
-    msg = plain_message(subject="自动回复：我正在休假", body="您好，我正在休假，回来后回复您。")
+    msg = plain_message(subject="Re: 受理回执", body="您好，我正在休假，回来后回复您。")
     msg[header] = value
     send(smtp_in, msg)  # accepted (250) so the sender does not retry, but not registered
     assert count(db) == 0
     assert count(db, Message) == 0
+
+
+@pytest.mark.parametrize("subject", ["自动回复：我正在休假", "自動回覆: 休假中",
+                                     "Automatic reply: Re: 受理回执", "Out of Office: back Monday",
+                                     "AutoReply: vacation"])
+def test_out_of_office_replies_known_by_their_subject_are_ignored(smtp_in, db, subject):
+    """Mail clients that set no RFC 3834 header (QQ 邮箱, Foxmail) say so in the subject."""
+    send(smtp_in, plain_message(subject=subject, body="您好，我正在休假，回来后回复您。"))
+    assert count(db) == 0
+    assert count(db, Message) == 0
+
+
+def test_a_report_about_auto_replies_is_still_a_report(smtp_in, db):
+    send(smtp_in, plain_message(subject="举报：执法大队的自动回复电话打不通"))
+    assert count(db) == 1
 
 
 def test_auto_submitted_no_is_an_ordinary_message(smtp_in, db):
