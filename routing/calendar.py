@@ -35,7 +35,7 @@ _DAY_SECONDS = 86400.0
 _ONE_DAY = timedelta(days=1)
 
 
-def _package_published_years() -> frozenset[int]:
+def package_published_years() -> frozenset[int]:
     """Years for which the installed ``holidays`` has the State Council's table for CN."""
     try:
         from holidays.countries.china import ChinaStaticHolidays
@@ -81,7 +81,7 @@ class WorkCalendar:
             _as_date(d): bool(v) for d, v in (overrides or {}).items()
         }
         self._notes: dict[date, str] = {_as_date(d): str(n) for d, n in (notes or {}).items()}
-        base = _package_published_years() if published_years is None else published_years
+        base = package_published_years() if published_years is None else published_years
         unpublished = {int(y) for y in unpublished_years}
         known = {int(y) for y in base} | {d.year for d in self._overrides}
         self.published_years: frozenset[int] = frozenset(known - unpublished)
@@ -103,7 +103,7 @@ class WorkCalendar:
             raise ValueError(f"{path}: 'years' must be a mapping of year -> schedule")
         overrides: dict[date, bool] = {}
         notes: dict[date, str] = {}
-        published: set[int] = set(_package_published_years())
+        published: set[int] = set(package_published_years())
         unpublished: set[int] = set()
         for year_key, spec in years.items():
             year = int(year_key)

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 from intake.models import ReportStatus as S
 from notices.models import Campaign
 from notices.timeutil import as_utc
-from routing.calendar import DEFAULT_CALENDAR_FILE, WorkCalendar
-from routing.models import CalendarOverride
+from routing.calendar import DEFAULT_CALENDAR_FILE, WorkCalendar, package_published_years
+from routing.models import CalendarOverride, CalendarYear
 
 DEFAULTS = {
     "dispatch_days": 1, "acknowledge_days": 1, "return_window_days": 2,
@@ -50,8 +50,15 @@ def work_calendar(session: Session) -> WorkCalendar:
         if hit and now - hit[0] < _CACHE_SECONDS:
             return hit[1]
     rows = session.exec(select(CalendarOverride)).all()
+    flags = {y.year: y.published for y in session.exec(select(CalendarYear))}
+    # A year counts as published when it is marked so, not because some of its days were
+    # entered; the `holidays` package's own official years stay known.
+    entered = {r.day.year for r in rows} - {y for y, done in flags.items() if done}
+    unpublished = (entered - package_published_years()) | \
+        {y for y, done in flags.items() if not done}
     calendar = WorkCalendar({r.day: r.workday for r in rows}, None,
-                            notes={r.day: r.note for r in rows if r.note})
+                            notes={r.day: r.note for r in rows if r.note},
+                            unpublished_years=unpublished)
     with _lock:
         _cache[key] = (now, calendar)
     return calendar
@@ -72,7 +79,9 @@ def import_overrides(session: Session, path: Path = DEFAULT_CALENDAR_FILE) -> in
         data = yaml.safe_load(fh) or {}
     existing = {r.day: r for r in session.exec(select(CalendarOverride))}
     changes = 0
-    for spec in (data.get("years") or {}).values():
+    for year, spec in (data.get("years") or {}).items():
+        mark_year(session, int(year), bool((spec or {}).get("published", True)),
+                  str((spec or {}).get("source") or "")[:255])
         for entry in (spec or {}).get("days") or ():
             day = entry["date"] if isinstance(entry["date"], date) else \
                 date.fromisoformat(str(entry["date"]))
@@ -87,6 +96,20 @@ def import_overrides(session: Session, path: Path = DEFAULT_CALENDAR_FILE) -> in
     session.flush()
     forget_calendar()
     return changes
+
+
+def mark_year(session: Session, year: int, published: bool, source: str = "") -> bool:
+    """Record whether `year`'s schedule is complete; True if that changed anything."""
+    row = session.get(CalendarYear, year)
+    if row is not None and row.published == published and (row.source == source or not source):
+        return False
+    if row is None:
+        session.add(CalendarYear(year=year, published=published, source=source))
+    else:
+        row.published, row.source = published, source or row.source
+    session.flush()
+    forget_calendar()
+    return True
 
 
 def due(session: Session, start: datetime, days: int) -> datetime:

@@ -171,3 +171,14 @@ class CalendarOverride(SQLModel, table=True):
     day: date = Field(primary_key=True)
     workday: bool
     note: str = Field(default="", max_length=64)
+
+
+class CalendarYear(SQLModel, table=True):
+    """Whether a year's schedule is complete: the State Council's notice entered in full
+    (until then deadlines in that year carry a warning, however many days are entered)."""
+
+    __tablename__ = "calendar_year"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    published: bool = True
+    source: str = Field(default="", max_length=255)

@@ -17,9 +17,10 @@ from intake.registration import DISTRICTS
 from intake.sanitize import clean_text
 from notices.access import current_staff, staff_required
 from notices.campaigns import staff_campaign, staff_scope
-from notices.db import begin_write, get_session
-from routing.deadlines import forget_calendar, work_calendar
+from notices.db import begin_write, db_int, get_session
+from routing.deadlines import forget_calendar, mark_year, work_calendar
 from routing.dispatch import forget_rules
+from routing.forms import ActionForm
 from routing.models import CalendarOverride, RoutingAction, RoutingRule, Unit
 from routing.web import checklist_texts
 
@@ -133,7 +134,27 @@ def calendar():
     rows = session.exec(select(CalendarOverride).where(CalendarOverride.day >= date(
         today.year - 1, 1, 1)).order_by(CalendarOverride.day)).all()
     cal = work_calendar(session)
-    warnings = [w for w in (cal.warning_for(date(y, 6, 1)) for y in (today.year, today.year + 1))
-                if w]
+    years = [(y, cal.is_year_published(y)) for y in (today.year, today.year + 1)]
+    warnings = [w for w in (cal.warning_for(date(y, 6, 1)) for y, _done in years) if w]
     return render_template("routing/calendar.html", rows=rows, form=form, warnings=warnings,
-                           may_edit=shared)
+                           may_edit=shared, years=years, action_form=ActionForm())
+
+
+@bp.post("/taskforce/calendar/year")
+@staff_required(*DESK)
+def calendar_year():
+    """Mark a year's schedule as entered in full (or not yet): the warning follows."""
+    year = request.form.get("year", type=db_int)
+    if staff_scope() is not None:
+        flash(_("节假日表由各项整治共用，只能由不限于某项整治的专班账号修改。"), "error")
+    elif ActionForm().validate_on_submit() and year and 2000 <= year <= 2100:
+        session = get_session()
+        session.commit()
+        begin_write(session)
+        published = request.form.get("published") == "1"
+        mark_year(session, year, published)
+        _audit("calendar_year_marked", {"year": year, "published": published})
+        session.commit()
+        flash(_("已标记 %(year)d 年节假日安排已完整录入。", year=year) if published
+              else _("已标记 %(year)d 年节假日安排尚未完整录入。", year=year), "success")
+    return redirect(url_for("settings.calendar"))

@@ -41,7 +41,7 @@ STAFF = {
     "desk.share_callback": DESK,
     "desk.record_rating": DESK | {"operator"}, "desk.callbacks": DESK | {"operator"},
     "feedback.attachment": DESK | UNIT,
-    "settings.rules": DESK, "settings.calendar": DESK,
+    "settings.rules": DESK, "settings.calendar": DESK, "settings.calendar_year": DESK,
     "taskforce.dashboard": DESK, "taskforce.report_list": DESK, "taskforce.export_list": DESK,
     "taskforce.export_timings": DESK, "taskforce.export_counts": DESK,
     "search.index": DESK | UNIT, "search.export": DESK | UNIT,

@@ -53,6 +53,18 @@ def test_a_new_holiday_moves_deadlines(client, db, make_user, login):
     forget_calendar()
     after = work_calendar(db).add_working_days(start, 1)
     assert before.date() == date(2027, 3, 2) and after.date() == date(2027, 3, 3)
+    # One day entered is not the year's schedule: the warning stays until it is marked
+    # complete, and comes back if that is taken back.
+    page = client.get("/taskforce/calendar").get_data(as_text=True)
+    assert "2027年法定节假日安排尚未录入" in page
+    client.post("/taskforce/calendar/year", data={"csrf_token": csrf_from(page),
+                                                  "year": "2027", "published": "1"})
+    page = client.get("/taskforce/calendar").get_data(as_text=True)
+    assert "2027年法定节假日安排尚未录入" not in page and "标记为已完整录入" not in page
+    client.post("/taskforce/calendar/year", data={"csrf_token": csrf_from(page),
+                                                  "year": "2027", "published": "0"})
+    assert "2027年法定节假日安排尚未录入" in client.get("/taskforce/calendar").get_data(
+        as_text=True)
 
 
 def test_failed_messages_are_visible_and_can_be_retried(client, db, make_user, login, app):
