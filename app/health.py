@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 
 from app.models import WorkerHeartbeat
+from intake.outbox import Message, MessageStatus
 from notices.db import get_session
 from notices.timeutil import as_utc, utcnow
 
@@ -49,5 +50,16 @@ def healthz():
         age = utcnow() - as_utc(beat.at)
         checks["worker"] = f"{'fresh' if age <= max_age else 'stale'} ({int(age.total_seconds())}s)"
         healthy &= age <= max_age
+    checks["outbox"] = _outbox_backlog(session, current_app.config["OUTBOX_BACKLOG_SECONDS"])
     checks["status"] = "ok" if healthy else "fail"
     return jsonify(checks), 200 if healthy else 503
+
+
+def _outbox_backlog(session, seconds: int) -> str:
+    """Messages still undelivered after `seconds` (a provider down for hours): reported for
+    monitoring, without failing the probe — the web app itself still takes reports."""
+    cutoff = utcnow() - timedelta(seconds=seconds)
+    late = session.execute(sa.select(sa.func.count()).select_from(Message).where(
+        Message.status.in_([MessageStatus.queued, MessageStatus.sending]),
+        Message.created_at < cutoff)).scalar_one()
+    return "ok" if not late else f"{late} waiting over {seconds // 60} min"

@@ -53,3 +53,18 @@ def test_a_worker_whose_deliveries_crash_is_not_healthy(app, client, monkeypatch
     monkeypatch.undo()
     worker.run_cycle(app, gateways={"sms": None, "email": None})  # nothing due: a healthy beat
     assert client.get("/healthz").status_code == 200
+
+
+def test_messages_undelivered_for_an_hour_are_reported(app, client, db):
+    from intake.outbox import queue_message
+
+    beat(db, "sent=0")
+    message = queue_message(db, app.extensions["pii"], channel="sms",
+                            recipient="+8613800000000", body="x", purpose="result")
+    db.commit()
+    assert client.get("/healthz").json["outbox"] == "ok"
+    message.created_at = utcnow() - timedelta(hours=2)
+    db.add(message)
+    db.commit()
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["outbox"] == "1 waiting over 60 min"
