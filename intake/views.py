@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -27,6 +28,7 @@ from intake.forms import CallForm, ReportForm, TrackForm
 from intake.models import Channel, Report
 from intake.receipts import format_code
 from intake.registration import RegistrationError, Submission, register
+from intake.sanitize import clean_text
 from intake.services import current_services
 from intake.tracking import find_for_tracker, public_view
 from intake.uploads import IncomingFile
@@ -49,9 +51,30 @@ def _language() -> str:
     return "en" if locale and locale.language == "en" else "zh"
 
 
-def _submission_ref(key: str | None) -> str | None:
-    """The form page's key as the report's source reference (a re-post finds the report)."""
-    return f"web:{key}" if key and SUBMISSION_KEY_RE.fullmatch(key) else None
+FORM_KEYS = "form_keys"  # the keys of the report forms this browser was given, not yet used
+
+
+def _issue_form_key() -> str:
+    key = secrets.token_urlsafe(24)
+    session[FORM_KEYS] = [*session.get(FORM_KEYS, [])[-4:], key]
+    return key
+
+
+def _submission_ref(key: str | None, text: str) -> str | None:
+    """What makes a re-post of the same form by the same browser find its report: a hash of
+    the form's key and the text. A key this session was not given, or another text, files a
+    new report, so a key seen elsewhere (a shared computer's history) opens nothing."""
+    if not key or not SUBMISSION_KEY_RE.fullmatch(key) or key not in session.get(FORM_KEYS, []):
+        return None
+    digest = hashlib.sha256(f"{key}\n{clean_text(text)}".encode()).hexdigest()
+    return f"web:{digest[:48]}"
+
+
+def _retire_form_key(key: str | None) -> None:
+    """Once its receipt was shown, the form's key repeats nothing: a later re-post (back
+    button) is a new report and can never re-issue the shown report's code."""
+    keys = [k for k in session.get(FORM_KEYS, []) if k != key]
+    session[FORM_KEYS] = keys
 
 
 def _submit(submission: Submission):
@@ -84,7 +107,7 @@ def report(campaign: str | None = None):
     campaign = public_campaign(get_session(), campaign)
     form = ReportForm()
     if not form.submission_key.data:
-        form.submission_key.data = secrets.token_urlsafe(24)
+        form.submission_key.data = _issue_form_key()
     if form.validate_on_submit():
         files = [IncomingFile(f.filename or "", f.read()) for f in form.attachments.data or []
                  if f and (f.filename or "")]
@@ -96,7 +119,7 @@ def report(campaign: str | None = None):
             anonymous=not named, name=form.name.data if named else None,
             phone=form.phone.data if named else None, email=form.email.data if named else None,
             attachments=files, language=_language(),
-            source_ref=_submission_ref(form.submission_key.data))
+            source_ref=_submission_ref(form.submission_key.data, form.text.data))
         try:
             receipt = _submit(submission)
         except RegistrationError as exc:
@@ -110,7 +133,7 @@ def report(campaign: str | None = None):
             # The session cookie is signed, not encrypted: the code travels sealed.
             session[RECEIPT_KEY] = current_services().vault.encrypt(json.dumps(
                 {"tracking_no": receipt.tracking_no, "code": format_code(receipt.receipt_code),
-                 "again": receipt.replayed}))
+                 "again": receipt.replayed, "form_key": form.submission_key.data}))
             return redirect(url_for("intake.receipt"))
     elif request.method == "POST" and not form.errors:
         flash(_("提交失败，请刷新页面后重试。"), "error")
@@ -127,6 +150,7 @@ def receipt():
     if opened is None:
         return redirect(url_for("intake.track"))
     fresh = json.loads(opened)
+    _retire_form_key(fresh.pop("form_key", None))
     return render_template("intake/receipt.html", receipt=fresh)
 
 

@@ -312,3 +312,51 @@ def test_the_rating_form_does_not_outlive_the_lookup(app, client, db, make_user,
     assert "页面已过期" in response.get_data(as_text=True)
     assert db.exec(select(Report.status).where(Report.tracking_no == number)).one().value \
         == "awaiting_feedback"
+
+
+def _form(client) -> tuple[str, str]:
+    page = client.get("/report").get_data(as_text=True)
+    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page).group(1)
+    return csrf_from(page), key
+
+
+def _post_form(client, token: str, key: str, text: str = GOOD_TEXT):
+    return client.post("/report", content_type="multipart/form-data", data={
+        "csrf_token": token, "submission_key": key, "text": text, "district": "湟源县",
+        "identity": "anonymous", "consent": "y"})
+
+
+def test_a_form_key_opens_nothing_in_another_browser(app, db):
+    """A key seen elsewhere (history, a proxy, the database) files a new report: it never
+    re-issues the code of the report it made, nor stops the owner's code working."""
+    owner, stranger = app.test_client(), app.test_client()
+    token, key = _form(owner)
+    _post_form(owner, token, key)
+    number, code = receipt_of(owner)
+    stolen_token, _unused = _form(stranger)
+    _post_form(stranger, stolen_token, key)
+    their_number, _their_code = receipt_of(stranger)
+    assert their_number != number and count(db, Report) == 2
+    assert number in track(owner, number, code).get_data(as_text=True)
+    stored = db.exec(select(Report.source_ref).where(Report.tracking_no == number)).one()
+    assert key not in (stored or "")  # only a hash of the key and text is kept
+
+
+def test_the_same_form_with_another_text_is_another_report(client, db):
+    token, key = _form(client)
+    _post_form(client, token, key)
+    _post_form(client, token, key, text="7月3日在大通县桥头镇，执法人员向货车司机索要香烟，不给就扣车。")
+    assert count(db, Report) == 2
+
+
+def test_after_its_receipt_was_shown_a_re_post_cannot_reissue_the_code(client, db):
+    """The back button on a shared computer: the next person re-posting the same form files
+    a second report and learns nothing about the first."""
+    token, key = _form(client)
+    _post_form(client, token, key)
+    number, code = receipt_of(client)
+    _post_form(client, token, key)
+    again = client.get("/report/receipt").get_data(as_text=True)
+    assert number not in again and 'id="submitted-again"' not in again
+    assert number in track(client, number, code).get_data(as_text=True)
+    assert count(db, Report) == 2
