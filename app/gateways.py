@@ -29,9 +29,11 @@ log = logging.getLogger("app.outbox")
 # Receipt codes (XXXX-XXXX-XXXX-XXXX) never go to a log, even from the console gateway.
 _CODE_RE = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Digits as people and providers write numbers: +86 139-1234-5678, (0971) 612 3456. Not
-# inside a word or a tracking number (XNJT-20261127-0001).
-_NUMBER_RE = re.compile(r"(?<![\w-])\+?\(?\d[\d\s().-]{5,}\d(?![\w-])")
+# Digits as people and providers write numbers: +86 139-1234-5678, (0971) 612 3456, also
+# right next to text (号码13912345678不存在, phone_13912345678). Not the parts of a tracking
+# number (XNJT-20261127-0001).
+_NUMBER_RE = re.compile(r"(?<![\d-])\+?\(?\d[\d\s().-]{5,}\d(?![\d-])")
+_DATE_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}(:\d{2}){0,2})?")
 
 
 class DeliveryError(Exception):
@@ -84,8 +86,11 @@ def redact_for_log(text: str, recipient: str | None = None) -> str:
 
 
 def _mask_number(match: re.Match) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    return mask_phone(digits) if len(digits) >= 7 else match.group(0)
+    found = match.group(0)
+    digits = re.sub(r"\D", "", found)
+    if len(digits) < 7 or _DATE_TIME.fullmatch(found.strip()):
+        return found  # an error code, a date: nobody's number
+    return mask_phone(digits)
 
 
 # ---------------------------------------------------------------------------------------

@@ -427,9 +427,16 @@ def test_an_acknowledgement_erased_after_a_day_is_not_resent_blank(
     "21211 The 'To' number +86 139-1234-5678 is not a valid phone number",
     "21610 Attempt to send to unsubscribed recipient 139 1234 5678",
     "550 5.1.1 <ZhangSan.Li@Example.com>: Recipient address rejected",
+    "3004 号码13912345678不存在",
+    "40001 invalid phone_13912345678 at 2026-11-27 16:00:00",
 ])
 def test_provider_errors_shown_on_the_outbox_page_lose_the_recipient(reason):
     """The recipient is masked however the provider writes it, not only as we sent it."""
     shown = redact_for_log(reason, "+8613912345678")
     assert "1234" not in shown and "ZhangSan" not in shown and "Li@" not in shown
     assert shown.split()[0] == reason.split()[0]  # the provider's error code stays readable
+
+
+def test_log_redaction_keeps_what_names_nobody():
+    shown = redact_for_log("受理编号 XNJT-20261127-0001 at 2026-11-27 16:00:00, code 21211")
+    assert shown == "受理编号 XNJT-20261127-0001 at 2026-11-27 16:00:00, code 21211"
