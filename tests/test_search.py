@@ -76,3 +76,31 @@ def test_unit_cannot_confirm_reporters_phone_or_name_through_text_search(
     assert report.tracking_no in client.get("/search?q=多巴镇检查站").get_data(as_text=True)
     login(make_user("taskforce"))
     assert report.tracking_no in client.get(f"/search?q={name}").get_data(as_text=True)
+
+
+def test_a_units_text_search_reads_a_bounded_number_of_clues(app, db, campaign_id, client,
+                                                             login, make_user, monkeypatch):
+    """Each candidate is read as the unit sees it (reporter's details masked), so the scan
+    is bounded: the newest UNIT_TEXT_SCAN matching clues."""
+    import app.dashboard.search as search_module
+    from tests.support.flow import TEXT_HZ, file_report
+
+    numbers = []
+    for i in range(6):
+        report = file_report(app, db, campaign_id, text=f"{TEXT_HZ}（第{i}次）",
+                             phone=f"1380000{i:04d}", name=f"张{i}")
+        if report.status is not S.dispatched:
+            t.dispatch(db, app.extensions["intake"], report.id, unit_id(db, "hzq"), t.SYSTEM)
+            db.commit()
+        numbers.append(report.tracking_no)
+    read = []
+    real = search_module.unit_text
+    monkeypatch.setattr(search_module, "unit_text",
+                        lambda session, report, vault: read.append(report.id) or real(
+                            session, report, vault))
+    monkeypatch.setattr(search_module, "UNIT_TEXT_SCAN", 4)
+    login(make_user("unit", unit_code="hzq"))
+    page = client.get("/search?q=多巴镇检查站").get_data(as_text=True)
+    assert len(read) == 4
+    assert all(number in page for number in numbers[-4:])  # the newest ones
+    assert numbers[0] not in page

@@ -37,13 +37,23 @@ class Query:
     f: Filters | None = None
 
 
+UNIT_TEXT_SCAN = 1000  # a unit's text search reads its newest matching clues, this many
+
+
 def _as_units_read_it(session: Session, conds: list, text: str, vault) -> list[int]:
     """The matches whose text still matches once the reporter's own details are masked, as
     a unit reads it (routing.web.unit_text): a unit must not confirm a suspected reporter's
-    name or number by searching for it. Only the unit's own clues are read."""
+    name or number by searching for it. Only the unit's own clues are read, the newest
+    UNIT_TEXT_SCAN of them, with their reporters in one query."""
     wanted = text.casefold()
     found = []
-    for report in session.execute(select(Report).where(*conds)).scalars():
+    reports = session.execute(select(Report).where(*conds)
+                              .order_by(Report.received_at.desc(), Report.id.desc())
+                              .limit(UNIT_TEXT_SCAN)).scalars().all()
+    reporter_ids = {r.reporter_id for r in reports if r.reporter_id is not None}
+    if reporter_ids:  # loaded into the session: unit_text finds them without a query each
+        session.execute(select(Reporter).where(Reporter.id.in_(reporter_ids))).scalars().all()
+    for report in reports:
         if text.upper().replace(" ", "") == report.plate \
                 or wanted in (report.place_text or "").casefold() \
                 or wanted in unit_text(session, report, vault).casefold():
