@@ -122,9 +122,10 @@ class Gazetteer:
             kind, district = self.surfaces[m.group(0)]
             if kind == "ignore":
                 continue
-            if m.group(0) in self.everyday_words and not text.startswith(self.place_after,
-                                                                         m.end()):
-                continue  # 朝阳刚升起, 小桥边: the word, not the place
+            if m.group(0) in self.everyday_words and not (
+                    text.startswith(self.place_after, m.end())
+                    or text[max(0, m.start() - 2):m.start()].endswith(_SCENE_BEFORE)):
+                continue  # 朝阳刚升起, 小桥边: the word; 在朝阳, 朝阳那边: the place
             mentions.append(
                 PlaceMention(
                     m.group(0), m.start(), kind, district, self._weight(text, m.start(), m.end())
