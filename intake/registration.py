@@ -27,6 +27,7 @@ from intake.outbox import Message, MessageChannel, MessageStatus, queue_message
 from intake.pii import PiiVault
 from intake.receipts import format_code, hash_code, new_receipt_code, next_tracking_no
 from intake.sanitize import clean_text
+from intake.tracking import media_not_kept_note
 from intake.uploads import IncomingFile, StoredFile, UploadError, discard, prepare, store
 from notices.db import begin_write
 from notices.models import Campaign
@@ -300,8 +301,7 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
                                    sha256=item.sha256))
         session.add(Event(report_id=report.id, kind="received", public=True,
                           actor_id=sub.actor_id,
-                          note=as_recorded(lambda: _("随短信发送的 %(n)d 张彩信图片未能接收。",
-                                                     n=sub.media_not_kept))
+                          note=as_recorded(lambda: media_not_kept_note(sub.media_not_kept))
                           if sub.media_not_kept else "",
                           data={"channel": sub.channel.value,
                                 "duplicate_of": report.duplicate_of_id,

@@ -61,7 +61,14 @@ def _step_text(event: Event) -> str:
         return merged_note(data["into"])
     if event.kind == "referred":
         return referred_note((reading_english() and data.get("unit_en")) or data.get("unit"))
+    if event.kind == "received" and data.get("media_not_kept"):
+        return media_not_kept_note(int(data["media_not_kept"]))
     return event.note
+
+
+def media_not_kept_note(count: int) -> str:
+    """The note of an SMS whose MMS pictures could not be taken in."""
+    return _("随短信发送的 %(n)d 张彩信图片未能接收。", n=count)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 from intake.models import Channel, Event, Report, Reporter
 from intake.outbox import Message, MessageStatus
 from intake.tracking import find_for_tracker
+from tests.conftest import csrf_from
 
 TOKEN = "test-twilio-auth-token"
 ACCOUNT = "AC" + "1" * 32
@@ -300,3 +301,18 @@ def test_a_retry_from_a_sender_that_is_not_a_phone_gets_the_same_reply(live_url,
     assert CODE.search(first)
     assert reply_text(post_sms(live_url, params)) == first
     assert count(db) == 1
+
+
+def test_an_english_mms_reporter_reads_the_missing_pictures_note_in_english(live_url, client):
+    params = _mms("The inspectors at the Duoba weighing station fined my truck without a "
+                  "receipt, photos attached.", 1)
+    text = reply_text(post_sms(live_url, params))
+    number = re.search(r"[A-Z]+-\d{8}-\d{4}", text).group(0)
+    code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", text).group(0)
+    assert "MMS pictures could not be received" in text
+    client.get("/lang/en")
+    token = csrf_from(client.get("/track").get_data(as_text=True))
+    page = client.post("/track", data={"csrf_token": token, "tracking_no": number,
+                                       "receipt_code": code}).get_data(as_text=True)
+    assert number in page and "1 MMS picture(s) sent with the message could not be received" \
+        in page and "彩信" not in page
