@@ -27,6 +27,12 @@ HELP_WORDS: dict[str, str] = {"帮助": "zh", "?": "zh", "？": "zh", "HELP": "e
 _SEPARATOR = r"[\s:：,，]"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Short words of English that pinyin syllables never are.
+_ENGLISH_WORDS = frozenset({
+    "the", "is", "was", "are", "were", "and", "of", "to", "for", "with", "my", "at", "in",
+    "on", "by", "not", "no", "it", "this", "that", "have", "has", "had", "we", "they",
+    "from", "or", "but", "please", "help", "officer", "officers", "police", "truck", "car",
+    "fine", "fined"})
 
 
 def _alternatives(words: dict) -> str:
@@ -89,7 +95,9 @@ def rating_in_email(text: str) -> Command | None:
 
 
 def written_language(text: str) -> str:
-    """"en" for a text written in English (Latin words and no Chinese characters), else "zh"."""
+    """"en" for a text written in English (Latin words, some of them English function words,
+    and no Chinese characters), else "zh": pinyin typed on an old phone stays Chinese."""
     if _CJK.search(text or ""):
         return "zh"
-    return "en" if len(_LATIN_WORD.findall(text or "")) >= 2 else "zh"
+    words = [w.lower() for w in _LATIN_WORD.findall(text or "")]
+    return "en" if len(words) >= 2 and any(w in _ENGLISH_WORDS for w in words) else "zh"

@@ -67,6 +67,8 @@ def test_rating_line_in_an_email_reply():
     ("执法人员乱罚款", "zh"),
     ("Officer at 多巴镇 fined me", "zh"),  # any Chinese: the task force reads it as Chinese
     ("青A12345 800", "zh"),
+    ("wo zai duoba jianchazhan bei fakuan wubai yuan mei you piao", "zh"),  # pinyin
+    ("Help me please", "en"),
     ("", "zh"),
 ])
 def test_written_language(text, language):
