@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from intake.language import as_recorded
-from intake.models import Attachment, Event, Report
+from intake.models import Attachment, Event, Kind, Report
 from intake.models import ReportStatus as S
 from intake.registration import IntakeServices
 from intake.sanitize import clean_text
@@ -250,6 +250,8 @@ def not_accept(session: Session, services: IntakeServices, report_id: int, actor
     report = _begin(session, report_id, "not_accept", actor)
     _advance(session, report, "not_accept", actor, public=True, note=reason,
              kind="not_accepted")
+    if report.kind is Kind.spam:
+        return  # spam gets no answer: the tracker shows the decision to whoever asks
     for told in [report, *_merged_into(session, report.id)]:
         notify_citizen(session, services, told, purpose="not_accepted",
                        text=messages.not_accepted_text(told, reason))

@@ -206,3 +206,17 @@ def test_duplicates_share_the_fate_of_the_report_they_were_merged_into(
         assert recipient == {x_id: "+8613800002222", y_id: "+8613800003333"}[report_id]
         assert ("重复投诉，已另案处理" if outcome == "not_accepted" else "交通警察支队") in body
     db.rollback()
+
+
+def test_spam_is_refused_without_an_answer(app, db, make_user, campaign_id):
+    from intake.models import Kind
+
+    services = app.extensions["intake"]
+    report = file_report(app, db, campaign_id, text="加微信领红包，点击链接。", phone="13800002222")
+    report.kind = Kind.spam
+    db.add(report)
+    db.commit()
+    t.not_accept(db, services, report.id, make_user("taskforce"), reason="广告")
+    db.commit()
+    assert _messages(app, db, report.id, "not_accepted") == []
+    db.rollback()
