@@ -453,3 +453,9 @@ def test_the_city_bureaus_leadership_heads_the_enforcement_supervision_bureau_to
     assert "湟中区交通运输局" not in res.accused_leadership
     decision = resolve_unit(res, RULES, min_confidence=0.5)
     assert decision.unit is None and "conflict of interest" in decision.reason
+
+
+def test_the_head_of_a_team_is_not_the_units_leadership(trained: Classifier) -> None:
+    """执法大队负责同志 is the squad's head: the bureau may still handle the report."""
+    res = trained.classify("湟源县交通运输局执法大队负责同志在日月山检查站乱罚款。")
+    assert res.accused_leadership == []

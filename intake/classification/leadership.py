@@ -85,6 +85,8 @@ class LeadershipDetector:
             window = window[cut + 1 :]
             if self._addressed(text, start):
                 continue
+            if window.endswith(_SUBUNIT_BEFORE):
+                continue  # 执法大队负责同志, 运输科科长: the head of a team, not of the unit
             named = [u for a, u in self.aliases.items() if a in window]
             if named:
                 add(named[-1])
