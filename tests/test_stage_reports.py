@@ -160,3 +160,24 @@ def test_reports_count_as_handled_only_from_the_day_they_were_closed(app, db, ma
     assert (earlier.received, earlier.handled, earlier.in_progress) == (1, 0, 1)
     current = stage_reports.build(db, campaign, today)
     assert (current.received, current.handled, current.in_progress) == (1, 1, 0)
+
+
+def test_ledger_entries_signed_off_after_the_report_date_were_still_in_hand(db, make_user,
+                                                                            campaign_id):
+    import sqlalchemy as sa
+
+    tf, unit_user = make_user("taskforce"), make_user("unit", unit_code="hzq")
+    entry = ledger.create(db, tf, campaign_id=campaign_id, category="逐利执法",
+                          symptom="乱罚款", measures="废止文件", unit_id=unit_id(db, "hzq"))
+    db.execute(sa.update(LedgerEntry).where(LedgerEntry.id == entry.id)
+               .values(created_at=utcnow() - timedelta(days=3)))
+    ledger.add_progress(db, unit_user, entry.id, progress="已废止文件", status="已完成")
+    ledger.approve(db, tf, entry.id)
+    db.commit()
+    campaign = db.get(Campaign, campaign_id)
+    today = to_cst(utcnow()).date()
+    earlier = stage_reports.build(db, campaign, today - timedelta(days=1))
+    assert (earlier.ledger.total, earlier.ledger.done, earlier.ledger.in_progress) == (1, 0, 1)
+    assert [row[2:] for row in earlier.ledger_by_unit] == [(0, 1, 0)]
+    current = stage_reports.build(db, campaign, today)
+    assert (current.ledger.total, current.ledger.done) == (1, 1)

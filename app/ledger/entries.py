@@ -18,7 +18,7 @@ from intake.models import Channel, Event, Report
 from intake.sanitize import clean_text
 from notices.db import begin_write
 from notices.models import ChecklistItem, Phase
-from notices.timeutil import utcnow
+from notices.timeutil import as_utc, utcnow
 from routing.models import Assignment, Finding, Reply, ReviewStatus, Unit, UnitKind
 
 DESK = frozenset({"taskforce", "admin"})
@@ -327,23 +327,34 @@ class Summary:
         return self.done / self.total if self.total else None
 
 
+def status_as_of(entry: LedgerEntry, as_of: datetime | None) -> LedgerStatus:
+    """The entry's status at `as_of` (now if None): one signed off (销号) later was still
+    in hand then."""
+    status = LedgerStatus(entry.status)
+    approved = entry.completion_approved_at
+    if as_of and status is LedgerStatus.done and approved and as_utc(approved) >= as_utc(as_of):
+        return LedgerStatus.in_progress
+    return status
+
+
 def summary(session: Session, campaign_id: int, *, unit_id: int | None = None,
             as_of: datetime | None = None) -> Summary:
-    """Counts of the campaign's ledger entries (of one unit if given). With `as_of`, only
-    the entries created before that instant count, in every figure alike: totals, 问责 and
-    待销号 (a stage report passes the start of the day after its date)."""
+    """Counts of the campaign's ledger entries (of one unit if given). With `as_of`, as they
+    stood at that instant: only the entries created before it count, in every figure alike
+    (totals, 问责, 待销号), and an entry signed off (销号) later counts as still in hand (a
+    stage report passes the start of the day after its date)."""
     scope = [LedgerEntry.campaign_id == campaign_id]
     if unit_id:
         scope.append(LedgerEntry.unit_id == unit_id)
     if as_of:
         scope.append(LedgerEntry.created_at < as_of)
-    stmt = select(LedgerEntry.status, sa.func.count()).where(*scope)
     out = Summary()
-    for status, n in session.exec(stmt.group_by(LedgerEntry.status)).all():
-        out.total += n
-        key = {LedgerStatus.done: "done", LedgerStatus.in_progress: "in_progress",
-               LedgerStatus.long_term: "long_term"}[LedgerStatus(status)]
-        setattr(out, key, getattr(out, key) + n)
+    keys = {LedgerStatus.done: "done", LedgerStatus.in_progress: "in_progress",
+            LedgerStatus.long_term: "long_term"}
+    for entry in session.exec(select(LedgerEntry).where(*scope)).all():
+        status = status_as_of(entry, as_of)
+        out.total += 1
+        setattr(out, keys[status], getattr(out, keys[status]) + 1)
     acc = select(sa.func.count()).select_from(LedgerEntry).where(
         *scope, LedgerEntry.accountability != "")
     out.accountability = int(session.exec(acc).one())

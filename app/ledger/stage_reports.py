@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from app.dashboard import metrics
 from app.dashboard.exports import xlsx_append
 from app.dashboard.filters import Filters, cst_start
-from app.ledger.entries import summary
+from app.ledger.entries import status_as_of, summary
 from app.models import LedgerEntry, TypicalCase
 from intake.models import Report
 from notices.db import session_scope
@@ -132,7 +132,7 @@ def build(session: Session, campaign: Campaign, as_of: date) -> StageReport:
     for e in entries:
         bucket = per_unit.setdefault(e.unit_id, [0, 0, 0, 0])
         bucket[0] += 1
-        bucket[{"已完成": 1, "整改中": 2, "长期推进": 3}[e.status.value]] += 1
+        bucket[{"已完成": 1, "整改中": 2, "长期推进": 3}[status_as_of(e, end).value]] += 1
         if e.accountability:
             row = (e.seq, units.get(e.unit_id, ""), e.accountability)
             report.accountability.append(row)
