@@ -95,9 +95,31 @@ def rating_in_email(text: str) -> Command | None:
 
 
 def written_language(text: str) -> str:
-    """"en" for a text written in English (Latin words, some of them English function words,
-    and no Chinese characters), else "zh": pinyin typed on an old phone stays Chinese."""
+    """"en" for a text written in English, else "zh". English: no Chinese characters, at
+    least two Latin words, and an English function word or mostly words that are not
+    pinyin (pinyin typed on an old phone stays Chinese)."""
     if _CJK.search(text or ""):
         return "zh"
     words = [w.lower() for w in _LATIN_WORD.findall(text or "")]
-    return "en" if len(words) >= 2 and any(w in _ENGLISH_WORDS for w in words) else "zh"
+    if len(words) < 2:
+        return "zh"
+    if any(w in _ENGLISH_WORDS for w in words):
+        return "en"
+    return "en" if sum(not _is_pinyin(w) for w in words) * 2 > len(words) else "zh"
+
+
+_INITIALS = ("", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "zh",
+             "ch", "sh", "r", "z", "c", "s", "y", "w")
+_FINALS = ("a", "o", "e", "i", "u", "v", "ai", "ei", "ui", "ao", "ou", "iu", "ie", "ve", "er",
+           "an", "en", "in", "un", "vn", "ang", "eng", "ing", "ong", "ia", "iao", "ian", "iang",
+           "iong", "ua", "uo", "uai", "uan", "uang", "ue")
+_SYLLABLES = frozenset(i + f for i in _INITIALS for f in _FINALS)
+
+
+def _is_pinyin(word: str) -> bool:
+    """Whether `word` splits into pinyin syllables (generously: any initial with any final)."""
+    ok = [True] + [False] * len(word)
+    for end in range(1, len(word) + 1):
+        ok[end] = any(ok[start] and word[start:end] in _SYLLABLES
+                      for start in range(max(0, end - 6), end))
+    return ok[-1]

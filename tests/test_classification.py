@@ -188,6 +188,7 @@ def test_gazetteer_places(gazetteer: Gazetteer, text: str, district: str) -> Non
         # Everyday words that are also short place names.
         "在村口的小桥边被路政执法人员拦下，随意罚款不开票据，态度恶劣。",
         "今天早上朝阳刚升起，运管执法人员就在路口拦车随意罚款不开票据。",
+        "现在朝阳刚升起，运管执法人员就在路口拦车随意罚款不开票据。",
     ],
 )
 def test_gazetteer_collisions_and_unknown_give_no_district(gazetteer: Gazetteer, text: str) -> None:
@@ -459,3 +460,12 @@ def test_the_head_of_a_team_is_not_the_units_leadership(trained: Classifier) -> 
     """执法大队负责同志 is the squad's head: the bureau may still handle the report."""
     res = trained.classify("湟源县交通运输局执法大队负责同志在日月山检查站乱罚款。")
     assert res.accused_leadership == []
+
+
+@pytest.mark.parametrize(("text", "unit"), [
+    ("市交通执法支队领导打招呼，城西区海湖新区扣下的车一个电话就放了。", "市交通运输综合行政执法监督局"),
+    ("局运输科负责人打招呼，城西区海湖新区扣下的车一个电话就放了。", "局运输科"),
+])
+def test_a_unit_whose_name_ends_like_a_team_is_still_that_unit(trained: Classifier, text: str,
+                                                                unit: str) -> None:
+    assert unit in trained.classify(text).accused_leadership

@@ -69,6 +69,9 @@ def test_rating_line_in_an_email_reply():
     ("青A12345 800", "zh"),
     ("wo zai duoba jianchazhan bei fakuan wubai yuan mei you piao", "zh"),  # pinyin
     ("Help me please", "en"),
+    ("Inspectors demanded cash without receipt", "en"),
+    ("Officials stopped trucks, demanded money", "en"),
+    ("duoba jianchazhan luan fakuan", "zh"),
     ("", "zh"),
 ])
 def test_written_language(text, language):

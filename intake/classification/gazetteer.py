@@ -16,6 +16,8 @@ _DEST_BEFORE = ("往", "去", "到", "至", "回", "送", "赶往", "前往", "�
 _DEST_AFTER = ("方向", "方面来", "走了")
 _HOME_BEFORE = ("住在", "住", "家在", "老家", "户口在", "来自")
 _SCENE_BEFORE = ("在", "于", "经过", "途经", "路过")
+# Words ending in 在 that say nothing about a place (现在 "now", 正在 "-ing").
+_NOT_SCENE = ("现在", "正在", "实在", "存在", "所在", "自在", "好在")
 _DESTINATION = 0.35  # the weight of a mention that is only where someone was going
 # Words that contain a place name but are not that place.
 _NOT_PLACES = ("城中村", "交通大通道", "城关口")
@@ -122,10 +124,11 @@ class Gazetteer:
             kind, district = self.surfaces[m.group(0)]
             if kind == "ignore":
                 continue
+            before = text[max(0, m.start() - 2):m.start()]
             if m.group(0) in self.everyday_words and not (
                     text.startswith(self.place_after, m.end())
-                    or text[max(0, m.start() - 2):m.start()].endswith(_SCENE_BEFORE)):
-                continue  # 朝阳刚升起, 小桥边: the word; 在朝阳, 朝阳那边: the place
+                    or (before.endswith(_SCENE_BEFORE) and before not in _NOT_SCENE)):
+                continue  # 朝阳刚升起, 小桥边, 现在朝阳: the word; 在朝阳, 朝阳那边: the place
             mentions.append(
                 PlaceMention(
                     m.group(0), m.start(), kind, district, self._weight(text, m.start(), m.end())

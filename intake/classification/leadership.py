@@ -85,9 +85,13 @@ class LeadershipDetector:
             window = window[cut + 1 :]
             if self._addressed(text, start):
                 continue
-            if window.endswith(_SUBUNIT_BEFORE):
-                continue  # 执法大队负责同志, 运输科科长: the head of a team, not of the unit
             named = [u for a, u in self.aliases.items() if a in window]
+            closing = [u for a, u in self.aliases.items() if window.endswith(a)]
+            if closing:  # 执法支队领导, 局运输科负责人: the title is that unit's
+                add(closing[-1])
+                continue
+            if window.endswith(_SUBUNIT_BEFORE):
+                continue  # 湟源县交通运输局执法大队负责同志: the head of a team in it
             if named:
                 add(named[-1])
                 continue
