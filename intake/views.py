@@ -137,6 +137,10 @@ def report(campaign: str | None = None):
             return redirect(url_for("intake.receipt"))
     elif request.method == "POST" and not form.errors:
         flash(_("提交失败，请刷新页面后重试。"), "error")
+    if form.submission_key.data not in session.get(FORM_KEYS, []):
+        # The page shown again after an error carries a key this browser still holds (not
+        # one retired with its receipt, or pushed out by other tabs).
+        form.submission_key.data = _issue_form_key()
     return render_template("intake/report.html", form=form, campaign=campaign,
                            max_chars=current_app.config["MAX_REPORT_CHARS"]), \
         (400 if request.method == "POST" else 200)

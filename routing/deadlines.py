@@ -56,7 +56,8 @@ def work_calendar(session: Session) -> WorkCalendar:
     entered = {r.day.year for r in rows} - {y for y, done in flags.items() if done}
     unpublished = (entered - package_published_years()) | \
         {y for y, done in flags.items() if not done}
-    calendar = WorkCalendar({r.day: r.workday for r in rows}, None,
+    calendar = WorkCalendar({r.day: r.workday for r in rows},
+                            package_published_years() | {y for y, done in flags.items() if done},
                             notes={r.day: r.note for r in rows if r.note},
                             unpublished_years=unpublished)
     with _lock:

@@ -250,9 +250,9 @@ def not_accept(session: Session, services: IntakeServices, report_id: int, actor
     report = _begin(session, report_id, "not_accept", actor)
     _advance(session, report, "not_accept", actor, public=True, note=reason,
              kind="not_accepted")
-    if report.kind is Kind.spam:
-        return  # spam gets no answer: the tracker shows the decision to whoever asks
     for told in [report, *_merged_into(session, report.id)]:
+        if told.kind is Kind.spam:
+            continue  # spam gets no answer: the tracker shows the decision to whoever asks
         notify_citizen(session, services, told, purpose="not_accepted",
                        text=messages.not_accepted_text(told, reason))
 

@@ -360,3 +360,21 @@ def test_after_its_receipt_was_shown_a_re_post_cannot_reissue_the_code(client, d
     assert number not in again and 'id="submitted-again"' not in again
     assert number in track(client, number, code).get_data(as_text=True)
     assert count(db, Report) == 2
+
+
+def test_a_form_shown_again_after_an_error_gets_a_key_this_browser_holds(client, db):
+    """Back after a receipt, an error, then a double click: still one report."""
+    token, key = _form(client)
+    _post_form(client, token, key)
+    receipt_of(client)  # the key is retired with its receipt
+    other = GOOD_TEXT + "另一件事。"
+    bad = client.post("/report", content_type="multipart/form-data", data={
+        "csrf_token": token, "submission_key": key, "text": other, "district": "湟源县",
+        "identity": "anonymous"})  # consent missing
+    assert bad.status_code == 400
+    fresh = re.search(r'name="submission_key" type="hidden" value="([^"]+)"',
+                      bad.get_data(as_text=True)).group(1)
+    assert fresh != key
+    _post_form(client, token, fresh, text=other)
+    _post_form(client, token, fresh, text=other)
+    assert count(db, Report) == 2

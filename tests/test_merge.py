@@ -216,7 +216,13 @@ def test_spam_is_refused_without_an_answer(app, db, make_user, campaign_id):
     report.kind = Kind.spam
     db.add(report)
     db.commit()
+    genuine = file_report(app, db, campaign_id, text="执法人员在检查站随便拦车，态度很差。",
+                          phone="13800003333")
+    t.merge(db, services, genuine.id, report.tracking_no, make_user("taskforce"))
+    db.commit()
     t.not_accept(db, services, report.id, make_user("taskforce"), reason="广告")
     db.commit()
     assert _messages(app, db, report.id, "not_accepted") == []
+    # A genuine report the task force merged into it is still told.
+    assert len(_messages(app, db, genuine.id, "not_accepted")) == 1
     db.rollback()

@@ -81,3 +81,12 @@ def test_failed_messages_are_visible_and_can_be_retried(client, db, make_user, l
     db.commit()
     db.expire_all()
     assert db.get(Message, message.id).status is MessageStatus.queued
+
+
+def test_a_year_marked_complete_before_any_day_is_entered_counts(db):
+    from routing.deadlines import mark_year
+
+    mark_year(db, 2031, True, "国务院办公厅关于2031年部分节假日安排的通知")
+    db.commit()
+    forget_calendar()
+    assert work_calendar(db).is_year_published(2031)
