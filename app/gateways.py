@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from intake.pii import mask_email, mask_phone
+from intake.receipts import TRACKING_NO_PATTERN
 
 log = logging.getLogger("app.outbox")
 
@@ -30,9 +31,11 @@ log = logging.getLogger("app.outbox")
 _CODE_RE = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Digits as people and providers write numbers: +86 139-1234-5678, (0971) 612 3456, also
-# right next to text (号码13912345678不存在, phone_13912345678). Not the parts of a tracking
-# number (XNJT-20261127-0001).
-_NUMBER_RE = re.compile(r"(?<![\d-])\+?\(?\d[\d\s().-]{5,}\d(?![\d-])")
+# right next to text or a dash (号码13912345678不存在, phone_13912345678, phone-139…). Kept:
+# tracking numbers (XNJT-20261127-0001) and Twilio SIDs (two letters, 32 hex digits).
+_NUMBER_RE = re.compile(
+    rf"(?P<keep>{TRACKING_NO_PATTERN}|\b[A-Z]{{2}}[0-9a-fA-F]{{32}}\b)"
+    r"|(?<!\d)\+?\(?\d[\d\s().-]{5,}\d(?!\d)")
 _DATE_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}(:\d{2}){0,2})?")
 
 
@@ -86,6 +89,8 @@ def redact_for_log(text: str, recipient: str | None = None) -> str:
 
 
 def _mask_number(match: re.Match) -> str:
+    if match.group("keep"):
+        return match.group(0)  # a tracking number, or an identifier such as a Twilio SID
     found = match.group(0)
     digits = re.sub(r"\D", "", found)
     if len(digits) < 7 or _DATE_TIME.fullmatch(found.strip()):

@@ -429,6 +429,8 @@ def test_an_acknowledgement_erased_after_a_day_is_not_resent_blank(
     "550 5.1.1 <ZhangSan.Li@Example.com>: Recipient address rejected",
     "3004 号码13912345678不存在",
     "40001 invalid phone_13912345678 at 2026-11-27 16:00:00",
+    "3004 号码13912345678-无效",
+    "21211 To: 13912345678- unreachable; tel13912345678",
 ])
 def test_provider_errors_shown_on_the_outbox_page_lose_the_recipient(reason):
     """The recipient is masked however the provider writes it, not only as we sent it."""
@@ -438,5 +440,6 @@ def test_provider_errors_shown_on_the_outbox_page_lose_the_recipient(reason):
 
 
 def test_log_redaction_keeps_what_names_nobody():
-    shown = redact_for_log("受理编号 XNJT-20261127-0001 at 2026-11-27 16:00:00, code 21211")
-    assert shown == "受理编号 XNJT-20261127-0001 at 2026-11-27 16:00:00, code 21211"
+    text = ("受理编号 XNJT-20261127-0001 at 2026-11-27 16:00:00, code 21211, "
+            "message SM1234567890abcdef1234567890abcdef")
+    assert redact_for_log(text, "+8613912345678") == text
