@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
-from intake.models import Channel, Event
+from intake.models import Channel, Event, Report
 from intake.models import ReportStatus as S
 from intake.registration import Submission, register
 from routing import transitions as t
@@ -103,4 +104,10 @@ def test_a_units_text_search_reads_a_bounded_number_of_clues(app, db, campaign_i
     page = client.get("/search?q=多巴镇检查站").get_data(as_text=True)
     assert len(read) == 4
     assert all(number in page for number in numbers[-4:])  # the newest ones
-    assert numbers[0] not in page
+    assert numbers[0] not in page and "只在最新的 4 条匹配线索中查找" in page
+    # A plate narrows the clues before the window: the oldest is found by its plate.
+    db.execute(sa.update(Report).where(Report.tracking_no == numbers[0])
+               .values(plate="青A12345"))
+    db.commit()
+    page = client.get("/search?q=多巴镇检查站&plate=青A12345").get_data(as_text=True)
+    assert numbers[0] in page and "共找到 1 条" in page and "只在最新的" not in page

@@ -35,21 +35,26 @@ class Query:
     phone: str = ""
     plate: str = ""
     f: Filters | None = None
+    truncated: bool = False  # set by a unit's text search that read only the newest clues
 
 
 UNIT_TEXT_SCAN = 1000  # a unit's text search reads its newest matching clues, this many
 
 
-def _as_units_read_it(session: Session, conds: list, text: str, vault) -> list[int]:
+def _as_units_read_it(session: Session, conds: list, text: str,
+                      vault) -> tuple[list[int], bool]:
     """The matches whose text still matches once the reporter's own details are masked, as
     a unit reads it (routing.web.unit_text): a unit must not confirm a suspected reporter's
     name or number by searching for it. Only the unit's own clues are read, the newest
-    UNIT_TEXT_SCAN of them, with their reporters in one query."""
+    UNIT_TEXT_SCAN of them, with their reporters in one query; also says whether there
+    were more."""
     wanted = text.casefold()
     found = []
     reports = session.execute(select(Report).where(*conds)
                               .order_by(Report.received_at.desc(), Report.id.desc())
-                              .limit(UNIT_TEXT_SCAN)).scalars().all()
+                              .limit(UNIT_TEXT_SCAN + 1)).scalars().all()
+    truncated = len(reports) > UNIT_TEXT_SCAN
+    reports = reports[:UNIT_TEXT_SCAN]
     reporter_ids = {r.reporter_id for r in reports if r.reporter_id is not None}
     if reporter_ids:  # loaded into the session: unit_text finds them without a query each
         session.execute(select(Reporter).where(Reporter.id.in_(reporter_ids))).scalars().all()
@@ -58,7 +63,7 @@ def _as_units_read_it(session: Session, conds: list, text: str, vault) -> list[i
                 or wanted in (report.place_text or "").casefold() \
                 or wanted in unit_text(session, report, vault).casefold():
             found.append(report.id)
-    return found
+    return found, truncated
 
 
 def search(session: Session, actor, q: Query, *, limit: int = LIMIT,
@@ -83,13 +88,14 @@ def search(session: Session, actor, q: Query, *, limit: int = LIMIT,
         conds.append(sa.or_(Report.plate == text.upper().replace(" ", ""),
                             Report.text.like(like, escape="\\"),
                             Report.place_text.like(like, escape="\\")))
-        if actor.role == "unit":
-            conds = [Report.id.in_(_as_units_read_it(session, conds, text, vault))]
     if q.plate.strip():
         conds.append(Report.plate == q.plate.strip().upper().replace(" ", "").replace(".", "·"))
     if phone_hash is not None:
         conds.append(Report.reporter_id.in_(select(Reporter.id).where(
             Reporter.phone_hash == phone_hash)))
+    if text and exact is None and actor.role == "unit":  # every other filter applied first
+        found, q.truncated = _as_units_read_it(session, conds, text, vault)
+        conds = [Report.id.in_(found)]
     count = int(session.execute(select(sa.func.count()).select_from(Report).where(*conds))
                 .scalar_one())
     stmt = (select(Report.id, Report.tracking_no, Report.received_at, Report.status,
@@ -140,7 +146,7 @@ def index():
     return render_template(
         "dashboard/search.html", q=q, f=q.f, errors=errors, searched=searched, count=count,
         rows=rows, limit=LIMIT, units=units, is_unit=staff.role == "unit",
-        status_labels=STATUS_LABELS,
+        status_labels=STATUS_LABELS, scan=UNIT_TEXT_SCAN,
         statuses=[(s.value, STATUS_LABELS[s.value]) for s in ReportStatus])
 
 
