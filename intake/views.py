@@ -60,13 +60,17 @@ def _issue_form_key() -> str:
     return key
 
 
-def _submission_ref(key: str | None, text: str) -> str | None:
+def _submission_ref(key: str | None, campaign_id: int, form: ReportForm) -> str | None:
     """What makes a re-post of the same form by the same browser find its report: a hash of
-    the form's key and the text. A key this session was not given, or another text, files a
-    new report, so a key seen elsewhere (a shared computer's history) opens nothing."""
+    the form's key, the campaign and every field. A key this session was not given, or any
+    other content, files a new report, so a key seen elsewhere (a shared computer's
+    history) opens nothing."""
     if not key or not SUBMISSION_KEY_RE.fullmatch(key) or key not in session.get(FORM_KEYS, []):
         return None
-    digest = hashlib.sha256(f"{key}\n{clean_text(text)}".encode()).hexdigest()
+    fields = [key, str(campaign_id)] + [clean_text(str(f.data or "")) for f in (
+        form.text, form.place_text, form.district, form.occurred_text, form.plate,
+        form.identity, form.name, form.phone, form.email)]
+    digest = hashlib.sha256("\n".join(fields).encode()).hexdigest()
     return f"web:{digest[:48]}"
 
 
@@ -119,7 +123,7 @@ def report(campaign: str | None = None):
             anonymous=not named, name=form.name.data if named else None,
             phone=form.phone.data if named else None, email=form.email.data if named else None,
             attachments=files, language=_language(),
-            source_ref=_submission_ref(form.submission_key.data, form.text.data))
+            source_ref=_submission_ref(form.submission_key.data, campaign.id, form))
         try:
             receipt = _submit(submission)
         except RegistrationError as exc:

@@ -189,6 +189,8 @@ def test_gazetteer_places(gazetteer: Gazetteer, text: str, district: str) -> Non
         "在村口的小桥边被路政执法人员拦下，随意罚款不开票据，态度恶劣。",
         "今天早上朝阳刚升起，运管执法人员就在路口拦车随意罚款不开票据。",
         "现在朝阳刚升起，运管执法人员就在路口拦车随意罚款不开票据。",
+        "货车停在小桥边，执法人员过来就罚款。",
+        "我住在湟源县，在城关镇的检查站被执法人员罚款。",
     ],
 )
 def test_gazetteer_collisions_and_unknown_give_no_district(gazetteer: Gazetteer, text: str) -> None:

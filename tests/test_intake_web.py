@@ -342,11 +342,15 @@ def test_a_form_key_opens_nothing_in_another_browser(app, db):
     assert key not in (stored or "")  # only a hash of the key and text is kept
 
 
-def test_the_same_form_with_another_text_is_another_report(client, db):
+def test_the_same_form_with_other_content_is_another_report(client, db):
     token, key = _form(client)
     _post_form(client, token, key)
     _post_form(client, token, key, text="7月3日在大通县桥头镇，执法人员向货车司机索要香烟，不给就扣车。")
     assert count(db, Report) == 2
+    client.post("/report", content_type="multipart/form-data", data={
+        "csrf_token": token, "submission_key": key, "text": GOOD_TEXT, "district": "湟源县",
+        "identity": "named", "phone": "13912345678", "consent": "y"})
+    assert count(db, Report) == 3  # same text, now named with a phone: not the first one
 
 
 def test_after_its_receipt_was_shown_a_re_post_cannot_reissue_the_code(client, db):

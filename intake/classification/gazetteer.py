@@ -18,7 +18,9 @@ _HOME_BEFORE = ("住在", "住", "家在", "老家", "户口在", "来自")
 _SCENE_BEFORE = ("在", "于", "经过", "途经", "路过")
 # Words ending in 在 that say nothing about a place (现在 "now", 正在 "-ing").
 _NOT_SCENE = ("现在", "正在", "实在", "存在", "所在", "自在", "好在")
+_SIDE_OF = ("边", "旁", "上", "下", "头")  # 小桥边: by a small bridge
 _DESTINATION = 0.35  # the weight of a mention that is only where someone was going
+_HOME = 0.5  # ... and of one that is where someone lives
 # Words that contain a place name but are not that place.
 _NOT_PLACES = ("城中村", "交通大通道", "城关口")
 _QUOTES = '“”"「」『』'
@@ -105,7 +107,7 @@ class Gazetteer:
         ):
             w = _DESTINATION
         elif any(before.endswith(p) for p in _HOME_BEFORE):
-            w = 0.5
+            w = _HOME
         elif any(before.endswith(p) for p in _SCENE_BEFORE):
             w = 1.25
         # Inside quotation marks (a slogan, a driver's shout) the place is not the scene.
@@ -127,8 +129,9 @@ class Gazetteer:
             before = text[max(0, m.start() - 2):m.start()]
             if m.group(0) in self.everyday_words and not (
                     text.startswith(self.place_after, m.end())
-                    or (before.endswith(_SCENE_BEFORE) and before not in _NOT_SCENE)):
-                continue  # 朝阳刚升起, 小桥边, 现在朝阳: the word; 在朝阳, 朝阳那边: the place
+                    or (before.endswith(_SCENE_BEFORE) and before not in _NOT_SCENE
+                        and not text.startswith(_SIDE_OF, m.end()))):
+                continue  # 朝阳刚升起, 停在小桥边, 现在朝阳: the word; 在朝阳, 朝阳那边: the place
             mentions.append(
                 PlaceMention(
                     m.group(0), m.start(), kind, district, self._weight(text, m.start(), m.end())
@@ -140,9 +143,9 @@ class Gazetteer:
                 bonus = 1.1 if pm.kind != "district" else 1.0
                 scores[pm.district] = scores.get(pm.district, 0.0) + pm.weight * bonus
         # A name two districts share is settled only by the scene: another place of one of
-        # them, or one of its context words, that is not a destination (去大通 settles
-        # nothing about where the driver was stopped).
-        scene = {pm.district for pm in mentions if pm.district and pm.weight > _DESTINATION}
+        # them, or one of its context words, that is neither a destination nor a home (去大通,
+        # 住在湟源 settle nothing about where the driver was stopped).
+        scene = {pm.district for pm in mentions if pm.district and pm.weight > _HOME}
         ambiguous: list[str] = []
         unresolved = 0.0
         for pm in mentions:
@@ -172,10 +175,10 @@ class Gazetteer:
         return Placement(best, round(confidence, 4), scores, mentions, ambiguous)
 
     def _at_scene(self, text: str, word: str) -> bool:
-        """Whether `word` occurs in `text` other than as a destination."""
+        """Whether `word` occurs in `text` other than as a destination or a home."""
         start = text.find(word)
         while start != -1:
-            if self._weight(text, start, start + len(word)) > _DESTINATION:
+            if self._weight(text, start, start + len(word)) > _HOME:
                 return True
             start = text.find(word, start + 1)
         return False
