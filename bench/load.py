@@ -169,7 +169,9 @@ function request()
     ["Content-Type"] = "application/x-www-form-urlencoded"}, it[2])
 end
 function response(status, headers, body)
-  local no = status == 200 and body:match("受理编号 ([A-Z0-9]+%-%d+%-%d+)")
+  -- Texts written in English are answered in English ("registered as XNJT-...").
+  local no = status == 200 and (body:match("受理编号 ([A-Z0-9]+%-%d+%-%d+)")
+                                or body:match("registered as ([A-Z0-9]+%-%d+%-%d+)"))
   if no then
     acks = acks + 1
     if #extra < 40 then
@@ -820,6 +822,7 @@ def profile_submissions(args: argparse.Namespace, root: Path, stopper: Stopper,
 
     receipts: list[tuple[str, str]] = []
     receipt_re = re.compile(r"受理编号 ([A-Z0-9]+-\d+-\d+).*?查询码 ([0-9A-Z-]{19})")
+    acknowledged = re.compile(r"受理编号 |registered as ")  # English texts: English replies
 
     def sms_submission(i: int) -> None:
         sid = "SM" + secrets.token_hex(16)
@@ -829,7 +832,7 @@ def profile_submissions(args: argparse.Namespace, root: Path, stopper: Stopper,
         response = client.post("/sms/inbound", data=params, headers={
             "X-Twilio-Signature": validator.compute_signature(url, params)})
         reply = response.get_data(as_text=True)
-        assert response.status_code == 200 and "受理编号" in reply
+        assert response.status_code == 200 and acknowledged.search(reply)
         found = receipt_re.search(reply)
         if found and len(receipts) < 200:
             receipts.append(found.groups())
