@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from intake.language import as_recorded, in_reporters_language
@@ -308,13 +309,10 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
                                 "media_not_kept": sub.media_not_kept}))
         session.add(Event(report_id=report.id, kind="triage", public=False,
                           data={"confidence": report.confidence}))
-        ack = acknowledgement_text(report, code, campaign, services.public_base_url)
-        if sub.channel is Channel.web and (email or phone):
-            # The code was shown on screen; the confirmation carries only the tracking number.
-            _queue_acknowledgement(session, vault, sub, report, acknowledgement_text(
-                report, None, campaign, services.public_base_url), phone, email)
-        else:
-            _queue_acknowledgement(session, vault, sub, report, ack, phone, email)
+        # A web sender saw the code on screen: their confirmation carries only the number.
+        ack = acknowledgement_text(report, None if sub.channel is Channel.web else code,
+                                   campaign, services.public_base_url)
+        _queue_acknowledgement(session, vault, sub, report, ack, phone, email)
         session.flush()
         for hook in services.after_register:
             hook(session, report)
@@ -323,6 +321,28 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
         discard(stored)
         raise
     return Receipt(report, code, ack)
+
+
+def register_and_commit(session: Session, sub: Submission, services: IntakeServices) -> Receipt:
+    """`register` in a transaction of its own, committed. When a concurrent twin (same
+    channel and source_ref: a retried webhook, a double-clicked form) committed first, the
+    insert fails on the unique index and a second pass replays that report.
+    :raise RegistrationError: nothing is written.
+    """
+    for attempt in (1, 2):
+        try:
+            session.commit()  # end the read transaction: registration starts as a writer
+            receipt = register(session, sub, services)
+            session.commit()
+            return receipt
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2 or sub.source_ref is None:
+                raise
+        except BaseException:
+            session.rollback()
+            raise
+    raise RuntimeError("unreachable")  # pragma: no cover
 
 
 def _identifier(value: str | None) -> str | None:

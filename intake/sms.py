@@ -30,11 +30,10 @@ from intake.commands import Command, parse_sms, written_language
 from intake.language import in_language
 from intake.models import Channel
 from intake.registration import (
-    Receipt,
     RegistrationError,
     Submission,
     normalise_phone,
-    register,
+    register_and_commit,
 )
 from intake.services import current_services
 from intake.tracking import find_for_tracker, public_view
@@ -127,25 +126,6 @@ def rating_reply(tracking_no: str, rating: str, sender: str | None) -> str:
     return text
 
 
-def _register(submission: Submission) -> Receipt:
-    db = get_session()
-    for attempt in (1, 2):
-        try:
-            db.commit()  # end the read transaction: registration starts as a writer
-            receipt = register(db, submission, current_services())
-            db.commit()
-            return receipt
-        except IntegrityError:
-            # The same MessageSid committed by a concurrent retry: the second pass replays it.
-            db.rollback()
-            if attempt == 2:
-                raise
-        except BaseException:
-            db.rollback()
-            raise
-    raise RuntimeError("unreachable")  # pragma: no cover
-
-
 def _sender_phone(raw: str) -> str | None:
     try:
         return normalise_phone(raw)
@@ -213,7 +193,7 @@ def _report(body: str, sender: str | None, sender_raw: str, message_sid: str,
         source_ref=message_sid[:255], received_at=utcnow(), inline_ack=True,
         language=written_language(body), media_not_kept=media)
     try:
-        receipt = _register(submission)
+        receipt = register_and_commit(get_session(), submission, current_services())
     except RegistrationError as exc:
         return _("未受理：%(reason)s", reason=str(exc.message))
     except (OperationalError, IntegrityError):

@@ -21,13 +21,13 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from intake.forms import CallForm, ReportForm, TrackForm
 from intake.models import Channel, Report
 from intake.receipts import format_code
-from intake.registration import RegistrationError, Submission, register
+from intake.registration import RegistrationError, Submission, register_and_commit
 from intake.sanitize import clean_text
 from intake.services import current_services
 from intake.tracking import find_for_tracker, public_view
@@ -83,25 +83,11 @@ def _retire_form_key(key: str | None) -> None:
 
 def _submit(submission: Submission):
     """Register and commit; a database failure becomes a retry message, never a false receipt."""
-    db = get_session()
-    for attempt in (1, 2):
-        try:
-            db.commit()  # end the read transaction so registration starts as a writer
-            receipt = register(db, submission, current_services())
-            db.commit()
-            return receipt
-        except RegistrationError:
-            db.rollback()
-            raise
-        except IntegrityError:
-            db.rollback()  # the same form committed by a concurrent POST: replay it
-            if attempt == 2 or submission.source_ref is None:
-                raise
-        except OperationalError:
-            db.rollback()
-            current_app.logger.exception("registration failed: database unavailable")
-            raise RegistrationError(_("系统繁忙，您的反映尚未保存，请稍后重新提交。")) from None
-    raise RuntimeError("unreachable")  # pragma: no cover
+    try:
+        return register_and_commit(get_session(), submission, current_services())
+    except OperationalError:
+        current_app.logger.exception("registration failed: database unavailable")
+        raise RegistrationError(_("系统繁忙，您的反映尚未保存，请稍后重新提交。")) from None
 
 
 @bp.route("/report", methods=["GET", "POST"])
