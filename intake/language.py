@@ -36,3 +36,9 @@ def reading_english() -> bool:
     """Whether the text being built now is in English (the page's or a forced locale)."""
     locale = get_locale()
     return bool(locale and locale.language == "en")
+
+
+def localized(chinese: str | None, english: str | None) -> str | None:
+    """A name as the text being built reads it: its English form when writing English and
+    there is one, else the Chinese."""
+    return english if english and reading_english() else chinese

@@ -22,7 +22,7 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from intake.language import as_recorded, in_reporters_language
+from intake.language import as_recorded, in_reporters_language, localized
 from intake.models import Attachment, Channel, Event, Kind, Report, Reporter, ReportStatus
 from intake.outbox import Message, MessageChannel, MessageStatus, queue_message
 from intake.pii import PiiVault
@@ -198,10 +198,9 @@ def acknowledgement_text(report: Report, code: str | None, campaign: Campaign,
     code was shown on the receipt page only) it says where the code was given."""
 
     def build() -> str:
-        title = (campaign.short_title_en or campaign.short_title) if report.language == "en" \
-            else campaign.short_title
         lines = [_("【%(campaign)s】您反映的问题已受理，受理编号 %(no)s。",
-                   campaign=title, no=report.tracking_no)]
+                   campaign=localized(campaign.short_title, campaign.short_title_en),
+                   no=report.tracking_no)]
         if code:
             lines.append(_("查询码 %(code)s（请妥善保存，仅发送一次）。", code=format_code(code)))
         else:

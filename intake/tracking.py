@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
-from intake.language import reading_english
+from intake.language import localized
 from intake.models import Event, Report, ReportStatus
 from intake.receipts import check_code
 
@@ -60,7 +60,7 @@ def _step_text(event: Event) -> str:
     if event.kind == "merged" and data.get("into"):
         return merged_note(data["into"])
     if event.kind == "referred":
-        return referred_note((reading_english() and data.get("unit_en")) or data.get("unit"))
+        return referred_note(localized(data.get("unit"), data.get("unit_en")))
     if event.kind == "received" and data.get("media_not_kept"):
         return media_not_kept_note(int(data["media_not_kept"]))
     return event.note

@@ -19,12 +19,12 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from intake.forms import CallForm, ReportForm, TrackForm
+from intake.language import reading_english
 from intake.models import Channel, Report
 from intake.receipts import format_code
 from intake.registration import RegistrationError, Submission, register_and_commit
@@ -47,8 +47,7 @@ RECEIPT_TTL_SECONDS = 600  # the receipt page follows the POST at once; later it
 
 
 def _language() -> str:
-    locale = get_locale()
-    return "en" if locale and locale.language == "en" else "zh"
+    return "en" if reading_english() else "zh"
 
 
 FORM_KEYS = "form_keys"  # the keys of the report forms this browser was given, not yet used

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from intake.language import in_reporters_language
+from intake.language import in_reporters_language, localized
 from intake.models import Report
 from intake.tracking import merged_note, referred_note
 
@@ -30,10 +30,9 @@ def merged_text(report: Report, target: Report) -> str:
 
 
 def referred_text(report: Report, unit_name: str | None, unit_name_en: str | None = None) -> str:
-    name = (unit_name_en or unit_name) if report.language == "en" else unit_name
     return in_reporters_language(report, lambda: _(
         "【专项整治】受理编号 %(no)s：%(note)s", no=report.tracking_no,
-        note=referred_note(name)))
+        note=referred_note(localized(unit_name, unit_name_en))))
 
 
 def not_accepted_text(report: Report, reason: str) -> str:
