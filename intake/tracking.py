@@ -109,6 +109,17 @@ def _public_events(session: Session, report_id: int) -> list[Event]:
                              .order_by(Event.at, Event.id)))
 
 
+def merge_root(session: Session, report: Report) -> Report:
+    """The report `report` was finally merged into, through merges of merges (itself if it
+    was not merged). A chain that comes round again stops where it would repeat."""
+    seen = {report.id}
+    while report.status is ReportStatus.merged and report.duplicate_of_id \
+            and report.duplicate_of_id not in seen:
+        report = session.get(Report, report.duplicate_of_id)
+        seen.add(report.id)
+    return report
+
+
 def public_view(session: Session, report: Report) -> PublicView:
     """Status and public steps; a merged report also shows the progress and answer of the
     report it was merged into, so its reporter needs no other receipt code."""
@@ -116,11 +127,7 @@ def public_view(session: Session, report: Report) -> PublicView:
     steps = [PublicStep(e.at, str(EVENT_LABELS.get(e.kind, e.kind)), _step_text(e))
              for e in events]
     status_label = str(PUBLIC_STATUS.get(report.status, report.status.value))
-    target = report
-    for _hop in range(10):  # a report merged into one that was merged in turn: the last
-        if target.status is not ReportStatus.merged or not target.duplicate_of_id:
-            break
-        target = session.get(Report, target.duplicate_of_id)
+    target = merge_root(session, report)
     target = target if target is not report else None
     if target is not None:
         shared = [e for e in _public_events(session, target.id) if e.kind in SHARED_AFTER_MERGE]

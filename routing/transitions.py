@@ -21,7 +21,7 @@ from intake.models import Attachment, Event, Kind, Report
 from intake.models import ReportStatus as S
 from intake.registration import IntakeServices
 from intake.sanitize import clean_text
-from intake.tracking import PUBLIC_STATUS, merged_note, referred_note
+from intake.tracking import PUBLIC_STATUS, merge_root, merged_note, referred_note
 from intake.uploads import IncomingFile, UploadError, discard, prepare, store
 from notices.db import begin_write
 from notices.models import Campaign
@@ -279,12 +279,10 @@ def merge(session: Session, services: IntakeServices, report_id: int, into_track
     target = session.exec(select(Report).where(
         Report.tracking_no == (into_tracking_no or "").strip().upper(),
         Report.campaign_id == report.campaign_id)).first()
-    seen = {report.id}
-    while target is not None and target.status is S.merged and target.duplicate_of_id \
-            and target.id not in seen:
-        seen.add(target.id)
-        target = session.get(Report, target.duplicate_of_id)
-    if target is None or target.id in seen:
+    if target is not None:
+        # Stops at this report if the chain leads here, on a merged one if it goes round.
+        target = merge_root(session, target)
+    if target is None or target.id == report.id or target.status is S.merged:
         raise TransitionError(_l("请填写另一条线索的正确受理编号。"))
     if target.status in (S.referred, S.not_accepted):
         raise TransitionError(_l("该线索已移交或不予受理，不能并入，请直接处理本线索。"))
