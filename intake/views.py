@@ -119,8 +119,7 @@ def report(campaign: str | None = None):
             else:
                 flash(str(exc.message), "error")
         else:
-            # The session cookie is signed, not encrypted: the code travels sealed.
-            session[RECEIPT_KEY] = current_services().vault.encrypt(json.dumps(
+            _seal(RECEIPT_KEY, json.dumps(
                 {"tracking_no": receipt.tracking_no, "code": format_code(receipt.receipt_code),
                  "again": receipt.replayed, "form_key": form.submission_key.data}))
             return redirect(url_for("intake.receipt"))
@@ -137,9 +136,7 @@ def report(campaign: str | None = None):
 
 @bp.route("/report/receipt")
 def receipt():
-    sealed = session.pop(RECEIPT_KEY, None)
-    opened = current_services().vault.decrypt(sealed, ttl=RECEIPT_TTL_SECONDS) \
-        if isinstance(sealed, str) else None
+    opened = _unseal(RECEIPT_KEY, RECEIPT_TTL_SECONDS, forget=True)
     if opened is None:
         return redirect(url_for("intake.track"))
     fresh = json.loads(opened)
@@ -151,16 +148,26 @@ TRACKED_KEY = "tracked"
 TRACKED_TTL_SECONDS = 1800  # a shared computer's next user finds no rating form left open
 
 
+def _seal(name: str, value: str) -> None:
+    """Keep `value` in the session cookie, which is signed but not encrypted: sealed."""
+    session[name] = current_services().vault.encrypt(value)
+
+
+def _unseal(name: str, ttl: int, *, forget: bool = False) -> str | None:
+    """What `_seal` kept under `name`, if no older than `ttl` seconds."""
+    sealed = session.pop(name, None) if forget else session.get(name)
+    return current_services().vault.decrypt(sealed, ttl=ttl) if isinstance(sealed, str) \
+        else None
+
+
 def remember_tracked(report_id: int) -> None:
     """This browser opened the report with its number and code: it may rate it for a while."""
-    session[TRACKED_KEY] = current_services().vault.encrypt(str(report_id))
+    _seal(TRACKED_KEY, str(report_id))
 
 
 def tracked_report_id(*, forget: bool = False) -> int | None:
     """The report this browser opened in the last TRACKED_TTL_SECONDS, if any."""
-    sealed = session.pop(TRACKED_KEY, None) if forget else session.get(TRACKED_KEY)
-    opened = current_services().vault.decrypt(sealed, ttl=TRACKED_TTL_SECONDS) \
-        if isinstance(sealed, str) else None
+    opened = _unseal(TRACKED_KEY, TRACKED_TTL_SECONDS, forget=forget)
     return int(opened) if opened and opened.isdigit() else None
 
 
