@@ -53,11 +53,10 @@ def work_calendar(session: Session) -> WorkCalendar:
     flags = {y.year: y.published for y in session.exec(select(CalendarYear))}
     # A year counts as published when it is marked so, not because some of its days were
     # entered; the `holidays` package's own official years stay known.
-    entered = {r.day.year for r in rows} - {y for y, done in flags.items() if done}
-    unpublished = (entered - package_published_years()) | \
-        {y for y, done in flags.items() if not done}
-    calendar = WorkCalendar({r.day: r.workday for r in rows},
-                            package_published_years() | {y for y, done in flags.items() if done},
+    marked = {y for y, done in flags.items() if done}
+    official = package_published_years()
+    unpublished = ({r.day.year for r in rows} - marked - official) | (set(flags) - marked)
+    calendar = WorkCalendar({r.day: r.workday for r in rows}, official | marked,
                             notes={r.day: r.note for r in rows if r.note},
                             unpublished_years=unpublished)
     with _lock:
@@ -130,5 +129,7 @@ def due_for(status: S | str, acknowledge_due_at: datetime, reply_due_at: datetim
     return ("reply_extended" if extended else "reply"), as_utc(reply_due_at)
 
 
-def is_extended(assignment: Any) -> bool:
-    return getattr(assignment, "extension_decision", None) == "approved"
+def assignment_due(status: S | str, assignment: Any) -> tuple[str, datetime]:
+    """`due_for` of an assignment, an approved extension included."""
+    return due_for(status, assignment.acknowledge_due_at, assignment.reply_due_at,
+                   extended=assignment.extension_decision == "approved")

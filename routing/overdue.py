@@ -15,14 +15,13 @@ import sqlalchemy as sa
 from intake.models import Report
 from intake.models import ReportStatus as S
 from notices.timeutil import utcnow
-from routing.deadlines import UNSIGNED, due_for
+from routing.deadlines import UNSIGNED, assignment_due
 from routing.models import Assignment
 from routing.transitions import WITH_UNIT
 
 
 def is_overdue(status: S | str, assignment: Assignment, now: datetime) -> bool:
-    return S(status) in WITH_UNIT and due_for(status, assignment.acknowledge_due_at,
-                                              assignment.reply_due_at)[1] < now
+    return S(status) in WITH_UNIT and assignment_due(status, assignment)[1] < now
 
 
 def overdue_conditions(now: datetime | None = None) -> list[Any]:

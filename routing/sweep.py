@@ -20,7 +20,7 @@ from notices.db import begin_write
 from notices.models import Campaign
 from notices.timeutil import as_utc, utcnow
 from routing import deadlines
-from routing.deadlines import due_for, is_extended
+from routing.deadlines import assignment_due
 from routing.models import Assignment, Escalation, EscalationLevel
 from routing.notify import notify_taskforce
 from routing.transitions import (
@@ -105,8 +105,7 @@ def sweep(session: Session, services: IntakeServices, now: datetime | None = Non
     for report, assignment in rows:
         settings = settings_by_campaign.setdefault(
             report.campaign_id, deadlines.settings(session.get(Campaign, report.campaign_id)))
-        due_kind, due = due_for(report.status, assignment.acknowledge_due_at,
-                                assignment.reply_due_at, extended=is_extended(assignment))
+        due_kind, due = assignment_due(report.status, assignment)
         done = set(session.exec(select(Escalation.level).where(
             Escalation.assignment_id == assignment.id, Escalation.due_kind == due_kind)))
         wanted: list[EscalationLevel] = []

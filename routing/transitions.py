@@ -536,9 +536,7 @@ def escalate(session: Session, services: IntakeServices, report_id: int, actor: 
     report = _begin(session, report_id, "escalate", actor)
     assignment = current_assignment(session, report.id)
     if due_kind is None:
-        due_kind = deadlines.due_for(report.status, assignment.acknowledge_due_at,
-                                     assignment.reply_due_at,
-                                     extended=deadlines.is_extended(assignment))[0]
+        due_kind = deadlines.assignment_due(report.status, assignment)[0]
     done = set(session.exec(select(Escalation.level).where(
         Escalation.assignment_id == assignment.id, Escalation.due_kind == due_kind)))
     if level is None:

@@ -14,9 +14,10 @@ from notices.access import current_staff, staff_required
 from notices.db import get_session
 from notices.timeutil import utcnow
 from routing import deadlines, transitions
+from routing.deadlines import assignment_due
 from routing.forms import ActionForm, ExtensionForm, ReasonForm, ReplyForm
 from routing.models import Assignment, Reply, Unit
-from routing.overdue import due_for, is_overdue
+from routing.overdue import is_overdue
 from routing.scope import unit_assignment
 from routing.web import (
     EVENT_LABELS,
@@ -64,8 +65,7 @@ def inbox():
     now = utcnow()
     entries = []
     for report, assignment in rows:
-        _kind, due = due_for(report.status, assignment.acknowledge_due_at,
-                             assignment.reply_due_at)
+        _kind, due = assignment_due(report.status, assignment)
         open_ = report.status in transitions.WITH_UNIT
         left = calendar.working_days_between(now, due) if now < due else \
             -calendar.overdue_working_days(due, now)

@@ -21,8 +21,9 @@ from intake.models import Event, Report
 from intake.models import ReportStatus as S
 from notices.timeutil import utcnow
 from routing import deadlines
+from routing.deadlines import due_for
 from routing.models import Assignment, Escalation, Feedback, Rating, Unit
-from routing.overdue import due_for, overdue_conditions
+from routing.overdue import overdue_conditions
 from routing.transitions import WITH_UNIT
 
 DIMENSIONS = ("status", "channel", "category", "district", "unit", "item")
