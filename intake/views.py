@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import secrets
-from datetime import UTC, datetime, time
 
 from flask import (
     Blueprint,
@@ -36,7 +35,7 @@ from notices.access import current_staff, staff_required
 from notices.campaigns import active_campaigns, default_campaign, in_scope, public_campaign
 from notices.db import get_session
 from notices.ratelimit import limiter
-from notices.timeutil import CST, utcnow
+from notices.timeutil import cst_start, to_cst, utcnow
 
 bp = Blueprint("intake", __name__, template_folder="templates")
 calls_bp = Blueprint("calls", __name__, template_folder="templates")
@@ -232,9 +231,7 @@ def console():
             form = CallForm(formdata=None)
             form.campaign.choices = [(c.id, c.short_title) for c in campaigns]
             form.campaign.data = campaign.id
-    # Today in China, as a UTC instant: SQLite compares the stored UTC text.
-    start = datetime.combine(utcnow().astimezone(CST).date(), time.min,
-                             tzinfo=CST).astimezone(UTC)
+    start = cst_start(to_cst(utcnow()).date())  # today in China
     today = db.exec(select(Report).where(Report.received_at >= start,
                                          Report.campaign_id.in_([c.id for c in campaigns]),
                                          Report.channel.in_([Channel.hotline, Channel.inspection]))

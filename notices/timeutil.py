@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from typing import Any
 
 try:
     from zoneinfo import ZoneInfo
@@ -23,6 +24,22 @@ def as_utc(value: datetime) -> datetime:
 
 def to_cst(value: datetime) -> datetime:
     return as_utc(value).astimezone(CST)
+
+
+def cst_start(day: date) -> datetime:
+    """The first instant of CST day `day`, in UTC (as stored, and as SQLite compares it)."""
+    return datetime.combine(day, time.min, tzinfo=CST).astimezone(UTC)
+
+
+def as_date(value: Any) -> date:
+    """A date from a date, a datetime or ISO text (as YAML and forms give them).
+    :raise ValueError: text that is not YYYY-MM-DD.
+    """
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value).strip())
 
 
 def iso_cst(value: datetime | None) -> str | None:

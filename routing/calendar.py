@@ -22,12 +22,11 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 import holidays
 import yaml
 
-from notices.timeutil import CST, as_utc, to_cst
+from notices.timeutil import CST, as_date, as_utc, to_cst
 
 DEFAULT_CALENDAR_FILE = Path(__file__).with_name("data") / "cn-calendar.yaml"
 
@@ -50,14 +49,6 @@ def end_of_day_utc(d: date) -> datetime:
     return datetime.combine(d, time.max, tzinfo=CST).astimezone(UTC)
 
 
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value).strip())
-
-
 class WorkCalendar:
     """Working days in mainland China: overrides, then statutory holidays, then weekends."""
 
@@ -78,9 +69,9 @@ class WorkCalendar:
         ``notes`` are free-text labels for override dates (shown on the dashboard).
         """
         self._overrides: dict[date, bool] = {
-            _as_date(d): bool(v) for d, v in (overrides or {}).items()
+            as_date(d): bool(v) for d, v in (overrides or {}).items()
         }
-        self._notes: dict[date, str] = {_as_date(d): str(n) for d, n in (notes or {}).items()}
+        self._notes: dict[date, str] = {as_date(d): str(n) for d, n in (notes or {}).items()}
         base = package_published_years() if published_years is None else published_years
         unpublished = {int(y) for y in unpublished_years}
         known = {int(y) for y in base} | {d.year for d in self._overrides}
@@ -114,7 +105,7 @@ class WorkCalendar:
                 unpublished.add(year)
             for entry in spec.get("days") or ():
                 try:
-                    d = _as_date(entry["date"])
+                    d = as_date(entry["date"])
                     workday = entry["workday"]
                 except (KeyError, TypeError, ValueError) as exc:
                     raise ValueError(f"{path}: bad entry in {year}: {entry!r}") from exc
@@ -153,7 +144,7 @@ class WorkCalendar:
 
     def is_workday(self, d: date) -> bool:
         """True if ``d`` is a working day: override first, then statutory holiday, then weekend."""
-        d = _as_date(d)
+        d = as_date(d)
         if d in self._overrides:
             return self._overrides[d]
         self._load_year(d.year)
@@ -165,7 +156,7 @@ class WorkCalendar:
 
     def note_for(self, d: date) -> str | None:
         """The override note or the package's holiday name for ``d``, if any."""
-        d = _as_date(d)
+        d = as_date(d)
         if d in self._notes:
             return self._notes[d]
         if d in self._overrides:
@@ -177,7 +168,7 @@ class WorkCalendar:
 
     def next_workday(self, d: date) -> date:
         """The first working day on or after ``d``."""
-        d = _as_date(d)
+        d = as_date(d)
         for _ in range(366):
             if self.is_workday(d):
                 return d
@@ -263,14 +254,14 @@ class WorkCalendar:
 
     def warning_for(self, d: date) -> str | None:
         """A dashboard warning if ``d``'s year has no published schedule, else None."""
-        year = _as_date(d).year
+        year = as_date(d).year
         if self.is_year_published(year):
             return None
         return f"{year}年法定节假日安排尚未录入，期限按周末及预估节假日计算，可能不准确"
 
     def unknown_years(self, dates: Iterable[date | datetime]) -> set[int]:
         """Years among ``dates`` whose schedule is not published (datetimes read in CST)."""
-        years = {(to_cst(x).date() if isinstance(x, datetime) else _as_date(x)).year for x in dates}
+        years = {(to_cst(x).date() if isinstance(x, datetime) else as_date(x)).year for x in dates}
         return {y for y in years if not self.is_year_published(y)}
 
     def deadline_warnings(self, start: datetime, due: datetime) -> list[str]:

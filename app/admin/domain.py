@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -21,6 +21,7 @@ from intake.models import Event
 from intake.sanitize import clean_text
 from notices.db import begin_write
 from notices.models import Campaign, ChecklistItem, Phase
+from notices.timeutil import as_date
 from routing import deadlines
 from routing.dispatch import forget_rules
 from routing.models import Unit, UnitKind
@@ -300,16 +301,12 @@ def _day(value) -> tuple[date | None, bool]:
     """A YAML date value as (date or None, understood?); empty means no date."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, True
-    if isinstance(value, datetime):
-        return value.date(), True
-    if isinstance(value, date):
-        return value, True
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()), True
-        except ValueError:
-            return None, False
-    return None, False
+    if not isinstance(value, str | date):
+        return None, False
+    try:
+        return as_date(value), True
+    except ValueError:
+        return None, False
 
 
 def phases_yaml(session: Session, campaign_id: int) -> str:

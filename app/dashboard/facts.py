@@ -23,11 +23,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from app.dashboard import sqlutil
-from app.dashboard.filters import Filters, cst_start
+from app.dashboard.filters import Filters
 from app.dashboard.metrics import LEVEL_RANK, RANK_LEVEL, UNCLASSIFIED, Timing
 from app.dashboard.workdays import DAY, WorkClock, median_p90
 from intake.models import Event, Report
 from intake.models import ReportStatus as S
+from notices.timeutil import cst_start
 from routing import deadlines
 from routing.models import Assignment, Escalation, Feedback, Rating
 from routing.overdue import UNSIGNED

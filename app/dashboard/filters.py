@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from intake.models import Channel, Report, ReportStatus
 from notices.db import db_int
-from notices.timeutil import CST, parse_day
+from notices.timeutil import cst_start, parse_day
 from routing.models import Assignment
 
 
@@ -20,11 +20,6 @@ def _int(value: str | None) -> int | None:
         return db_int(value) if value not in (None, "") else None
     except ValueError:
         return None
-
-
-def cst_start(day: date) -> datetime:
-    """The first instant of CST day `day`, in UTC."""
-    return datetime.combine(day, time.min, tzinfo=CST).astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,13 @@ from sqlmodel import Session, select
 
 from app.dashboard import metrics
 from app.dashboard.exports import xlsx_append
-from app.dashboard.filters import Filters, cst_start
+from app.dashboard.filters import Filters
 from app.ledger.entries import status_as_of, summary
 from app.models import LedgerEntry, TypicalCase
 from intake.models import Report
 from notices.db import session_scope
 from notices.models import Campaign, Phase
+from notices.timeutil import as_date, cst_start
 from routing.models import Assignment, Unit
 from routing.transitions import TERMINAL
 
@@ -80,15 +81,10 @@ def milestones(session: Session, campaign_id: int) -> list[tuple[date, str]]:
             name = str(m.get("name") or "")
             if not due or not any(w in name for w in ("报送", "上报", "报告")):
                 continue
-            if isinstance(due, datetime):
-                day = due.date()
-            elif isinstance(due, date):
-                day = due
-            else:
-                try:
-                    day = date.fromisoformat(str(due).strip())
-                except ValueError:
-                    continue
+            try:
+                day = as_date(due)
+            except ValueError:
+                continue
             out[day] = name
     return sorted(out.items())
 
