@@ -15,7 +15,7 @@ from app.api.openapi import document
 from app.api.queries import is_desk
 from intake.models import Report, ReportStatus
 from intake.services import current_services
-from notices.db import get_session
+from notices.db import ROW_ID_MAX, get_session
 from routing import transitions
 from routing.models import EscalationLevel, Finding
 
@@ -70,7 +70,7 @@ def _optional_int_arg(name: str) -> int | None:
         value = int(raw)
     except ValueError:
         raise ApiError(400, f"{name} must be an integer") from None
-    if not 1 <= value <= 2**31 - 1:
+    if not 1 <= value <= ROW_ID_MAX:
         raise ApiError(400, f"{name} is out of range")
     return value
 
@@ -112,7 +112,7 @@ def _text(data: dict[str, Any], name: str, *, required: bool = False,
 
 
 def _id(value: int) -> int:
-    if not 1 <= value <= 2**31 - 1:
+    if not 1 <= value <= ROW_ID_MAX:
         raise ApiError(404, "no such record")
     return value
 
