@@ -70,6 +70,15 @@ class SmsGateway(Protocol):
 
 
 @runtime_checkable
+class MediaGateway(Protocol):
+    """An SMS gateway that can also fetch (and then delete) the pictures of an MMS."""
+
+    def fetch_media(self, message_sid: str, media_sid: str, max_bytes: int) -> bytes: ...
+
+    def delete_media(self, message_sid: str, media_sid: str) -> None: ...
+
+
+@runtime_checkable
 class EmailGateway(Protocol):
     name: str
 
@@ -134,6 +143,9 @@ class TwilioSmsGateway:
                 "TWILIO_FROM_NUMBER")
         self.from_number = from_number
         self.status_callback = status_callback
+        self.account_sid = account_sid
+        self._auth = (account_sid, auth_token)
+        self.timeout = timeout
         self.client = Client(account_sid, auth_token,
                              http_client=TwilioHttpClient(timeout=timeout))
         if api_base:
@@ -165,6 +177,41 @@ class TwilioSmsGateway:
         if not message.sid:
             raise TransientDeliveryError("twilio returned no message sid")
         return message.sid
+
+
+    def _media_url(self, message_sid: str, media_sid: str) -> str:
+        return (f"{self.client.api.base_url}/2010-04-01/Accounts/{self.account_sid}"
+                f"/Messages/{message_sid}/Media/{media_sid}")
+
+    def fetch_media(self, message_sid: str, media_sid: str, max_bytes: int) -> bytes:
+        """The content of an MMS picture (Twilio answers with a redirect to its media host;
+        `requests` drops the credentials when it follows one to another host)."""
+        import requests
+
+        try:
+            with requests.get(self._media_url(message_sid, media_sid), auth=self._auth,
+                              timeout=self.timeout, stream=True) as response:
+                status = response.status_code
+                if status != 200:
+                    reason = f"twilio media {status}"
+                    if status in (404, 410) or (400 <= status < 500 and status not in
+                                                (401, 403, 408, 429)):
+                        raise PermanentDeliveryError(reason)
+                    raise TransientDeliveryError(reason)
+                data = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise PermanentDeliveryError(f"twilio media over {max_bytes} bytes")
+                return bytes(data)
+        except requests.RequestException as exc:
+            raise TransientDeliveryError(f"twilio media unreachable: {type(exc).__name__}") \
+                from None
+
+    def delete_media(self, message_sid: str, media_sid: str) -> None:
+        """Remove a fetched picture from Twilio, which otherwise keeps it indefinitely."""
+        (self.client.api.v2010.accounts(self.account_sid).messages(message_sid)
+         .media(media_sid).delete())
 
 
 def _twilio_error(exc: Exception, to: str) -> DeliveryError:
@@ -301,6 +348,13 @@ def build_sms_gateway(config: Mapping[str, Any]) -> SmsGateway:
 def build_email_gateway(app: Any) -> EmailGateway:
     name = app.config.get("EMAIL_GATEWAY") or "console"
     return _resolve(name, EMAIL_GATEWAYS, "e-mail")(app)
+
+
+def mms_account(config: Mapping[str, Any]) -> str | None:
+    """The provider account whose MMS pictures the configured SMS gateway fetches, if any."""
+    if (config.get("SMS_GATEWAY") or "console") == "twilio":
+        return config.get("TWILIO_ACCOUNT_SID") or None
+    return None
 
 
 def build_gateways(app: Any) -> Gateways:

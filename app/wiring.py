@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.gateways import mms_account
 from intake.registration import IntakeServices
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def build_intake_services(app: Flask) -> IntakeServices:
         public_base_url=app.config["PUBLIC_BASE_URL"],
         taskforce_email=app.config["TASKFORCE_EMAIL"],
         classify=classify_function(app),
+        mms_account=mms_account(app.config),
     )
     services.after_register.append(after_register_hook(services))
     services.rate = rate_by_message(services)

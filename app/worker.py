@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import click
@@ -33,14 +34,18 @@ from sqlmodel import Session, func, select
 from app.gateways import (
     DeliveryError,
     Gateways,
+    MediaGateway,
     PermanentDeliveryError,
     build_gateways,
     redact_for_log,
 )
 from app.models import WorkerHeartbeat
-from intake.models import Event
+from intake.mms import keep_media, media_lost
+from intake.models import Event, MediaStatus, PendingMedia
 from intake.outbox import Message, MessageChannel, MessageStatus
 from intake.pii import PiiVault
+from intake.registration import IntakeServices
+from intake.uploads import IncomingFile, UploadError, discard, prepare, store
 from notices.db import begin_write
 from notices.timeutil import as_utc, utcnow
 
@@ -63,11 +68,17 @@ def backoff(attempts: int, base: timedelta = BASE_DELAY, cap: timedelta = MAX_DE
 
 
 def claim_due(session_factory: SessionFactory, *, batch: int, now: datetime,
-              lease: timedelta = LEASE) -> list[tuple[int, int]]:
-    """Claim up to `batch` due messages for this worker; returns (id, attempts) pairs."""
-    table = Message.__table__
+              lease: timedelta = LEASE, table: sa.Table | None = None,
+              claimable: tuple[str, ...] = _CLAIMABLE,
+              claimed_status: str = MessageStatus.sending) -> list[tuple[int, int]]:
+    """Claim up to `batch` due rows for this worker; returns (id, attempts) pairs.
+
+    `table` is the outbox by default; pictures to fetch (PendingMedia) are claimed the same
+    way, with their own `claimable` and `claimed_status`.
+    """
+    table = table if table is not None else Message.__table__
     due = (sa.select(table.c.id)
-           .where(table.c.status.in_(_CLAIMABLE), table.c.next_attempt_at <= now)
+           .where(table.c.status.in_(claimable), table.c.next_attempt_at <= now)
            .order_by(table.c.next_attempt_at, table.c.id).limit(batch))
     claimed: list[tuple[int, int]] = []
     with session_factory() as session:
@@ -77,7 +88,7 @@ def claim_due(session_factory: SessionFactory, *, batch: int, now: datetime,
             if ids:
                 rows = session.execute(
                     sa.update(table).where(table.c.id.in_(ids))
-                    .values(status=MessageStatus.sending, attempts=table.c.attempts + 1,
+                    .values(status=claimed_status, attempts=table.c.attempts + 1,
                             next_attempt_at=now + lease)
                     .returning(table.c.id, table.c.attempts)).all()
                 claimed = [(row.id, row.attempts) for row in rows]
@@ -85,9 +96,9 @@ def claim_due(session_factory: SessionFactory, *, batch: int, now: datetime,
             for message_id in list(session.execute(due).scalars()):
                 result = session.execute(
                     sa.update(table)
-                    .where(table.c.id == message_id, table.c.status.in_(_CLAIMABLE),
+                    .where(table.c.id == message_id, table.c.status.in_(claimable),
                            table.c.next_attempt_at <= now)
-                    .values(status=MessageStatus.sending, attempts=table.c.attempts + 1,
+                    .values(status=claimed_status, attempts=table.c.attempts + 1,
                             next_attempt_at=now + lease))
                 if result.rowcount == 1:
                     attempts = session.execute(sa.select(table.c.attempts)
@@ -99,23 +110,28 @@ def claim_due(session_factory: SessionFactory, *, batch: int, now: datetime,
 
 
 def _finish(session_factory: SessionFactory, message_id: int, attempts: int,
-            values: dict[str, Any], failed_event: dict | None = None) -> bool:
-    """Write an outcome if this worker still holds the claim (same `attempts`)."""
-    table = Message.__table__
+            values: dict[str, Any], failed_event: dict | None = None, *,
+            table: sa.Table | None = None, claimed_status: str = MessageStatus.sending,
+            record: Callable[[Session], None] | None = None) -> bool:
+    """Write an outcome if this worker still holds the claim (same `attempts`);
+    `record` adds what goes with the outcome in the same transaction."""
+    table = table if table is not None else Message.__table__
     with session_factory() as session:
         begin_write(session)
         result = session.execute(
             sa.update(table).where(table.c.id == message_id,
-                                   table.c.status == MessageStatus.sending,
+                                   table.c.status == claimed_status,
                                    table.c.attempts == attempts).values(**values))
         if result.rowcount != 1:
             session.rollback()
-            log.warning("outbox message %s: claim lost before its outcome was recorded",
+            log.warning("%s %s: claim lost before its outcome was recorded", table.name,
                         message_id)
             return False
         if failed_event is not None and failed_event.get("report_id"):
             session.add(Event(report_id=failed_event.pop("report_id"), kind="message_failed",
                               public=False, data=failed_event))
+        if record is not None:
+            record(session)
         session.commit()
     return True
 
@@ -205,6 +221,75 @@ def deliver_due(session_factory: SessionFactory, gateways: Gateways | Mapping[st
     return sent
 
 
+_MEDIA = PendingMedia.__table__
+_MEDIA_CLAIMABLE = (MediaStatus.queued, MediaStatus.fetching)
+
+
+def fetch_due_media(session_factory: SessionFactory, gateway: MediaGateway,
+                    services: IntakeServices, *, batch: int = 20, now: datetime | None = None,
+                    max_attempts: int = MAX_ATTEMPTS, base_delay: timedelta = BASE_DELAY,
+                    lease: timedelta = LEASE) -> int:
+    """Fetch due MMS pictures, check them like web uploads and attach them to their
+    reports; returns how many were kept. A kept picture is then deleted at the provider.
+
+    A picture that is gone, too large or not a photo, video or PDF by content fails at once; an unreachable
+    provider is retried with backoff like an outbox message. Either end is told to the
+    citizen's tracker and the task force (`media_kept` / `media_failed` events).
+    """
+    now = as_utc(now) if now is not None else utcnow()
+    claimed = claim_due(session_factory, batch=batch, now=now, lease=lease, table=_MEDIA,
+                        claimable=_MEDIA_CLAIMABLE, claimed_status=MediaStatus.fetching)
+    finish = partial(_finish, session_factory, table=_MEDIA, claimed_status=MediaStatus.fetching)
+    kept = 0
+    for media_id, attempts in claimed:
+        with session_factory() as session:
+            media = session.get(PendingMedia, media_id)
+        error: DeliveryError | None = None
+        stored = []
+        try:
+            data = gateway.fetch_media(media.message_sid, media.media_sid,
+                                       services.max_file_bytes)
+            prepared = prepare([IncomingFile(media.media_sid, data)], max_files=1,
+                               max_bytes=services.max_file_bytes)
+            stored = store(prepared, services.upload_dir)
+        except DeliveryError as exc:
+            error = exc
+        except UploadError as exc:
+            error = PermanentDeliveryError(f"refused by the upload checks: {exc.args[0]}")
+        except Exception as exc:  # a gateway bug must not stop the worker
+            log.exception("MMS picture %s: unexpected error", media_id)
+            error = DeliveryError(f"unexpected {type(exc).__name__}")
+
+        if error is None:
+            if finish(media_id, attempts, {"status": MediaStatus.kept, "last_error": ""},
+                      record=lambda session, media=media, item=stored[0]:
+                      keep_media(session, media, item)):
+                kept += 1
+                _delete_at_provider(gateway, media)
+            else:
+                discard(stored)
+            continue
+        reason = str(error.reason)[:255]
+        if error.permanent or attempts >= max_attempts:
+            log.warning("MMS picture %s of report %s failed after %d attempt(s): %s",
+                        media_id, media.report_id, attempts, reason)
+            finish(media_id, attempts, {"status": MediaStatus.failed, "last_error": reason},
+                   record=lambda session, media=media, reason=reason:
+                   media_lost(session, media, reason))
+        else:
+            finish(media_id, attempts, {"status": MediaStatus.queued, "last_error": reason,
+                                        "next_attempt_at": now + backoff(attempts, base_delay)})
+    return kept
+
+
+def _delete_at_provider(gateway: MediaGateway, media: PendingMedia) -> None:
+    try:
+        gateway.delete_media(media.message_sid, media.media_sid)
+    except Exception as exc:  # kept here already; the provider's copy is only a leftover
+        log.warning("MMS picture %s kept, but deleting it at the provider failed: %s",
+                    media.media_sid, type(exc).__name__)
+
+
 def redact_old_acks(session: Session, vault: PiiVault, now: datetime | None = None, *,
                     retention: timedelta = ACK_RETENTION, limit: int = 500) -> int:
     """Replace the body of acknowledgements older than `retention` with "[redacted]".
@@ -256,6 +341,14 @@ def run_cycle(app: Flask, gateways: Gateways, *, batch: int = 50) -> int:
         except Exception:
             delivered = False
             log.exception("outbox delivery cycle failed")
+        sms = gateways.sms
+        if isinstance(sms, MediaGateway) and app.extensions["intake"].mms_account:
+            try:
+                fetch_due_media(session_factory, sms, app.extensions["intake"],
+                                base_delay=timedelta(seconds=float(app.config.get(
+                                    "OUTBOX_RETRY_BASE_SECONDS", BASE_DELAY.total_seconds()))))
+            except Exception:
+                log.exception("fetching MMS pictures failed")
         try:
             with session_factory() as session:
                 redact_old_acks(session, vault)

@@ -140,3 +140,32 @@ class Event(SQLModel, table=True):
     public: bool = False
     note: str = Field(default="", sa_column=text_column())
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class MediaStatus(enum.StrEnum):
+    queued = "queued"
+    fetching = "fetching"
+    kept = "kept"
+    failed = "failed"
+
+
+class PendingMedia(SQLModel, table=True):
+    """A picture sent with an MMS report, fetched from the SMS provider by the worker.
+
+    Only the provider's ids are stored, never the URL the webhook named: the worker builds
+    the address from its own configured API base, so a forged URL cannot make it fetch
+    anything else. Claimed and retried like outbox messages (app/worker.py).
+    """
+
+    __table_args__ = (sa.UniqueConstraint("message_sid", "media_sid", name="uq_pendingmedia_sid"),
+                      sa.Index("ix_pendingmedia_status_next", "status", "next_attempt_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    message_sid: str = Field(max_length=64)
+    media_sid: str = Field(max_length=64)
+    status: MediaStatus = Field(sa_column=enum_column(MediaStatus))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    last_error: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

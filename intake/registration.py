@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from intake.language import as_recorded, in_reporters_language, localized
+from intake.mms import queue_media
 from intake.models import Attachment, Channel, Event, Kind, Report, Reporter, ReportStatus
 from intake.outbox import Message, MessageChannel, MessageStatus, queue_message
 from intake.pii import PiiVault
@@ -72,6 +73,7 @@ class Submission:
     language: str = "zh"
     inline_ack: bool = False
     media_not_kept: int = 0  # MMS pictures the channel could not take in
+    media_sids: list[str] = field(default_factory=list)  # MMS pictures to fetch (intake.mms)
 
 
 @dataclass
@@ -89,6 +91,8 @@ class IntakeServices:
     # rate(session, tracking_no, rating, sender_phone) -> reply text; wired by routing.
     rate: Callable[[Session, str, str, str | None], str] | None = None
     after_register: list[Callable[[Session, Report], None]] = field(default_factory=list)
+    # The SMS provider account whose MMS pictures the worker fetches (None: it cannot).
+    mms_account: str | None = None
 
 
 @dataclass
@@ -305,7 +309,10 @@ def register(session: Session, sub: Submission, services: IntakeServices) -> Rec
                           if sub.media_not_kept else "",
                           data={"channel": sub.channel.value,
                                 "duplicate_of": report.duplicate_of_id,
-                                "media_not_kept": sub.media_not_kept}))
+                                "media_not_kept": sub.media_not_kept,
+                                "media_pending": len(sub.media_sids)}))
+        if sub.media_sids and sub.source_ref:
+            queue_media(session, report, sub.source_ref, sub.media_sids)
         session.add(Event(report_id=report.id, kind="triage", public=False,
                           data={"confidence": report.confidence}))
         # A web sender saw the code on screen: their confirmation carries only the number.

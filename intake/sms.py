@@ -28,6 +28,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from intake.commands import Command, parse_sms, written_language
 from intake.language import in_language
+from intake.mms import media_count, media_pending_note, media_sids
 from intake.models import Channel
 from intake.registration import (
     RegistrationError,
@@ -152,22 +153,21 @@ def inbound() -> Response:
         return _twiml(in_language(written_language(body), lambda: _(
             "内容过长（%(n)d 字），请精简到 %(limit)d 字以内后重新发送，本条未受理。",
             n=len(body), limit=max_chars)))
-    media = _media_count(form.get("NumMedia"))
+    media = media_count(form.get("NumMedia"))
+    account = current_services().mms_account
+    sids = media_sids(form, media, account_sid=account, message_sid=message_sid) \
+        if account else []
     if media and not body:
+        if sids:
+            return _twiml(_("只有图片的彩信无法受理。请在彩信中写明问题发生的时间、地点和经过，"
+                            "连同图片重新发送。"))
         return _twiml(_("彩信中的图片暂不能通过短信接收。请用文字描述问题后重新发送；图片可在网上"
                         "“我要举报”页面提交，或发送到受理邮箱。"))
     command = parse_sms(body)
     if command is not None:
         return _twiml(in_language(command.language, lambda: _answer(command, sender, sender_raw)))
     return _twiml(in_language(written_language(body),
-                              lambda: _report(body, sender, sender_raw, message_sid, media)))
-
-
-def _media_count(raw: str | None) -> int:
-    try:
-        return max(0, min(int(raw or 0), 10))  # Twilio sends at most 10
-    except ValueError:
-        return 0
+                              lambda: _report(body, sender, sender_raw, message_sid, media, sids)))
 
 
 def _answer(command: Command, sender: str | None, sender_raw: str) -> str:
@@ -182,7 +182,7 @@ def _answer(command: Command, sender: str | None, sender_raw: str) -> str:
 
 
 def _report(body: str, sender: str | None, sender_raw: str, message_sid: str,
-            media: int) -> str:
+            media: int, sids: list[str]) -> str:
     db = get_session()
     campaign = campaign_for_number(db, request.form.get("To"))
     if campaign is None or not campaign.is_active:
@@ -191,7 +191,7 @@ def _report(body: str, sender: str | None, sender_raw: str, message_sid: str,
         campaign_id=campaign.id, channel=Channel.sms, text=body, anonymous=False,
         phone=sender, sender_address=None if sender else (sender_raw[:64] or None),
         source_ref=message_sid[:255], received_at=utcnow(), inline_ack=True,
-        language=written_language(body), media_not_kept=media)
+        language=written_language(body), media_not_kept=media - len(sids), media_sids=sids)
     try:
         receipt = register_and_commit(get_session(), submission, current_services())
     except RegistrationError as exc:
@@ -204,6 +204,8 @@ def _report(body: str, sender: str | None, sender_raw: str, message_sid: str,
     ack = receipt.acknowledgement
     if not ack or ack == "[redacted]":
         ack = _("您反映的问题已受理，受理编号 %(no)s。", no=receipt.tracking_no)
-    if media:
+    if sids:
+        ack += media_pending_note(len(sids))
+    if media > len(sids):
         ack += _("（彩信图片未能接收，如需补充请在网上“我要举报”页面或通过受理邮箱提交，并注明受理编号。）")
     return ack

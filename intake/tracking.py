@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
 from intake.language import localized
+from intake.mms import media_kept_note, media_lost_note
 from intake.models import Event, Report, ReportStatus
 from intake.receipts import check_code
 
@@ -41,6 +42,8 @@ EVENT_LABELS = {
     "not_accepted": _l("不予受理"),
     "rated": _l("已收到您的评价"),
     "closed": _l("已办结"),
+    "media_kept": _l("彩信图片已保存"),
+    "media_failed": _l("彩信图片未能接收"),
 }
 
 
@@ -63,6 +66,10 @@ def _step_text(event: Event) -> str:
         return referred_note(localized(data.get("unit"), data.get("unit_en")))
     if event.kind == "received" and data.get("media_not_kept"):
         return media_not_kept_note(int(data["media_not_kept"]))
+    if event.kind == "media_kept":
+        return media_kept_note()
+    if event.kind == "media_failed":
+        return media_lost_note()
     return event.note
 
 

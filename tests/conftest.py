@@ -187,3 +187,14 @@ def browser():
         instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield instance
         instance.close()
+
+
+@pytest.fixture
+def twilio():
+    """A loopback server speaking Twilio's REST API (tests/support/twilio_fake.py); a test
+    module points the app at it with `app_settings.update(twilio.settings())`."""
+    from tests.support.twilio_fake import FakeTwilio
+
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()

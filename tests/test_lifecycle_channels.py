@@ -62,13 +62,6 @@ REPLIES = ("初步核实：已约谈当事执法人员。",  # rejected by the t
 
 
 @pytest.fixture
-def twilio():
-    fake = FakeTwilio().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def outside():
     server = CaptureSMTP().start()
     yield server

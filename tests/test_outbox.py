@@ -42,13 +42,6 @@ PHONE = "+8613912345678"
 
 
 @pytest.fixture
-def twilio():
-    fake = FakeTwilio().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def app_settings(app_settings: dict, twilio: FakeTwilio) -> dict:
     app_settings.update(twilio.settings())
     return app_settings

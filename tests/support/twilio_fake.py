@@ -4,6 +4,11 @@
 (AccountSid:AuthToken) and a form body (To, From, Body) answers 201 with a JSON message
 resource, like Twilio. It records every request, can be told to fail (`fail_with(500)`,
 `fail_with(400)`) or be down (`stop()`; `start()` brings it back on the same port).
+
+MMS pictures: `GET .../Messages/{MessageSid}/Media/{MediaSid}` (basic auth) answers 307 to
+an address on the same server that serves the bytes put in `media`, like
+Twilio's redirect to its media host; `DELETE .../Media/{MediaSid}.json` answers 204 and is
+recorded in `deleted`. `media_status` makes the media address answer that status instead.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ class FakeTwilio:
     messages: list[FakeSms] = field(default_factory=list)
     requests: int = 0
     failure: int | None = None
+    media: dict[str, bytes] = field(default_factory=dict)
+    media_status: int | None = None
+    media_fetches: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,6 +70,66 @@ class FakeTwilio:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _authorised(self, account: str) -> bool:
+                expected = base64.b64encode(
+                    f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
+                return (self.headers.get("Authorization") == f"Basic {expected}"
+                        and account == fake.account_sid)
+
+            def _media_parts(self) -> list[str] | None:
+                parts = self.path.split("?", 1)[0].strip("/").split("/")
+                if (len(parts) == 7 and parts[:2] == ["2010-04-01", "Accounts"]
+                        and parts[3] == "Messages" and parts[5] == "Media"):
+                    return parts
+                return None
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.startswith("/media-host/"):
+                    sid = self.path.rsplit("/", 1)[1]
+                    data = fake.media.get(sid)
+                    if data is None:
+                        self._reply(404, {"status": 404})
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                parts = self._media_parts()
+                if parts is None:
+                    self._reply(404, {"code": 20404, "status": 404})
+                    return
+                if not self._authorised(parts[2]):
+                    self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                    return
+                with fake._lock:
+                    fake.media_fetches.append(parts[6])
+                if fake.media_status:
+                    self._reply(fake.media_status, {"code": 20404, "status": fake.media_status})
+                    return
+                if parts[6] not in fake.media or parts[6] in fake.deleted:
+                    self._reply(404, {"code": 20404, "status": 404})
+                    return
+                self.send_response(307)
+                self.send_header("Location", f"{fake.base_url}/media-host/{parts[6]}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                parts = self._media_parts()
+                if parts is None or not parts[6].endswith(".json"):
+                    self._reply(404, {"code": 20404, "status": 404})
+                    return
+                if not self._authorised(parts[2]):
+                    self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                    return
+                with fake._lock:
+                    fake.deleted.append(parts[6].removesuffix(".json"))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
