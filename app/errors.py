@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -40,4 +40,28 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s", request.path)
-        return _render(500, _messages()[500])
+        _rollback_request_session(app)
+        message = _messages()[500]
+        try:
+            return _render(500, message)
+        except Exception:  # the page itself failed (say the database is down): plain text
+            app.logger.exception("error page failed on %s", request.path)
+            return message, 500, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _rollback_request_session(app: Flask) -> None:
+    """Roll back the request's session (notices.db.get_session keeps it in g.db_session)
+    after a failed flush or commit: otherwise every query the error page makes (the
+    signed-in user, the navigation) raises PendingRollbackError."""
+    session = g.get("db_session")
+    if session is None:
+        return
+    try:
+        session.rollback()
+    except Exception:  # a broken connection: drop the session, the page opens a fresh one
+        app.logger.exception("rollback after an error failed on %s", request.path)
+        g.pop("db_session", None)
+        try:
+            session.close()
+        except Exception:
+            app.logger.exception("closing the session failed on %s", request.path)

@@ -21,13 +21,26 @@ from notices.db import begin_write, db_int, get_session
 from routing.deadlines import forget_calendar, mark_year, work_calendar
 from routing.dispatch import forget_rules
 from routing.forms import ActionForm
-from routing.models import CalendarOverride, RoutingAction, RoutingRule, Unit
+from routing.models import CalendarOverride, RoutingAction, RoutingRule, Unit, UnitKind
 from routing.web import checklist_texts
 
 bp = Blueprint("settings", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
 CONDITIONS = [("agency", _l("涉及部门")), ("first_item", _l("首要清单条目")),
               ("jurisdiction", _l("区县")), ("kind", _l("类型"))]
+# Only values a rule can ever match (routing.policy.resolve_unit): inquiry, praise, spam
+# and invalid go to triage before any rule is tried, and the classifier gives agency
+# "none" only to those kinds, so rules on them would be saved but never route.
+RULE_AGENCIES = ("police", "transport")
+RULE_KINDS = ("complaint", "tip")
+
+
+def _unit_choice(value: object) -> int | None:
+    """The submitted unit id as an int, or None (shown as "choose a unit", never a 500)."""
+    try:
+        return db_int(str(value))
+    except (TypeError, ValueError):
+        return None
 
 
 class RuleForm(FlaskForm):
@@ -39,7 +52,8 @@ class RuleForm(FlaskForm):
     value = StringField(_l("取值"), validators=[DataRequired(message=_l("请填写取值。")),
                                                 Length(max=32)])
     action = SelectField(_l("处理"), choices=[("dispatch", _l("转办")), ("refer", _l("移交"))])
-    unit_id = SelectField(_l("单位"), coerce=int, validate_choice=False)
+    # Checked in the view against the active units offered (with a Chinese message).
+    unit_id = SelectField(_l("单位"), coerce=_unit_choice, validate_choice=False)
     is_active = BooleanField(_l("启用"), default=True)
 
 
@@ -55,12 +69,48 @@ def _audit(kind: str, data: dict) -> None:
 
 def _valid_value(condition: str, value: str, items: set[int]) -> str | int | None:
     if condition == "agency":
-        return value if value in ("police", "transport", "none") else None
+        return value if value in RULE_AGENCIES else None
     if condition == "first_item":
-        return int(value) if value.isdigit() and int(value) in items else None
+        # isascii: "²" and "³" pass str.isdigit() but int() refuses them.
+        ok = value.isascii() and value.isdigit() and int(value) in items
+        return int(value) if ok else None
     if condition == "jurisdiction":
         return value if value in DISTRICTS else None
-    return value if value in ("complaint", "tip", "inquiry", "praise", "spam", "invalid") else None
+    if condition == "kind":
+        return value if value in RULE_KINDS else None
+    return None
+
+
+def _value_error(condition: str, items: set[int]) -> str:
+    if condition == "agency":
+        return _("取值不正确：涉及部门只能填 police（公安交警）或 transport（交通运输）。")
+    if condition == "first_item":
+        return _("取值不正确：首要清单条目请填 1-%(last)d 之间的条目编号。",
+                 last=max(items, default=0))
+    if condition == "jurisdiction":
+        return _("取值不正确：区县请填区县全称：%(names)s。", names="、".join(DISTRICTS))
+    return _("取值不正确：类型只能填 complaint（投诉）或 tip（举报）；"
+             "咨询、表扬、无效和垃圾信息不经规则，直接进入分拣。")
+
+
+def _unit_error(action: str, unit_id: int | None, units: dict[int, Unit]) -> str | None:
+    """Why this action cannot go to this unit (the moves in routing.transitions refuse it)."""
+    unit = units.get(unit_id) if unit_id is not None else None
+    if unit is None:  # a stale form or a crafted POST: not one of the active units offered
+        return _("请从列表中选择一个启用中的单位。")
+    external = unit.kind is UnitKind.external
+    if action == RoutingAction.dispatch.value and external:
+        return _("转办只能交给本系统内的单位；外部单位（如交警部门）请选择“移交”。")
+    if action == RoutingAction.refer.value and not external:
+        return _("移交只能交给外部单位（如交警部门）；本系统内的单位请用转办。")
+    return None
+
+
+def _rule_values(rule: RoutingRule) -> dict:
+    """A rule as plain data, for the audit trail."""
+    return {"name": rule.name, "when": dict(rule.when or {}),
+            "action": RoutingAction(rule.action).value, "unit_id": rule.unit_id,
+            "is_active": rule.is_active}
 
 
 @bp.route("/taskforce/rules", methods=["GET", "POST"])
@@ -69,20 +119,28 @@ def rules():
     session = get_session()
     campaign = staff_campaign(session)
     form = RuleForm()
-    units = session.exec(select(Unit).where(Unit.is_active == True)).all()  # noqa: E712
-    form.unit_id.choices = [(u.id, u.name) for u in units]
+    units = {u.id: u for u in session.exec(
+        select(Unit).where(Unit.is_active == True).order_by(Unit.id)).all()}  # noqa: E712
+    form.unit_id.choices = [
+        (u.id, _("%(name)s（外部单位）", name=u.name) if u.kind is UnitKind.external else u.name)
+        for u in units.values()]
     if form.validate_on_submit():
         items = set(checklist_texts(session, campaign.id))
         value = _valid_value(form.condition.data, form.value.data.strip(), items)
         if value is None:
-            flash(_("取值不正确：部门填 police/transport，条目填1-%(last)d，区县填区县全称。",
-                    last=max(items, default=0)), "error")
-        else:
+            form.value.errors.append(_value_error(form.condition.data, items))
+        unit_error = _unit_error(form.action.data, form.unit_id.data, units)
+        if unit_error:
+            form.unit_id.errors.append(unit_error)
+        if value is not None and not unit_error:
             session.commit()
             begin_write(session)
+            # The page says "same priority means edit": an existing rule is replaced, and
+            # the audit event keeps what it was.
             rule = session.exec(select(RoutingRule).where(
                 RoutingRule.campaign_id == campaign.id,
                 RoutingRule.priority == form.priority.data)).first()
+            previous = _rule_values(rule) if rule is not None else None
             values = {"name": clean_text(form.name.data, multiline=False)[:64],
                       "when": {form.condition.data: value},
                       "action": RoutingAction(form.action.data), "unit_id": form.unit_id.data,
@@ -94,10 +152,15 @@ def rules():
                 for key, item in values.items():
                     setattr(rule, key, item)
             _audit("routing_rule_saved", {"priority": form.priority.data, **{
-                k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}})
+                k: (v.value if hasattr(v, "value") else v) for k, v in values.items()},
+                "previous": previous})
             session.commit()
             forget_rules()
-            flash(_("规则已保存。"), "success")
+            if previous is None:
+                flash(_("规则已保存。"), "success")
+            else:
+                flash(_("规则已保存，替换了优先级 %(priority)d 的原规则“%(name)s”。",
+                        priority=form.priority.data, name=previous["name"]), "success")
             return redirect(url_for("settings.rules"))
     rows = session.exec(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id)
                         .where(RoutingRule.campaign_id == campaign.id)
