@@ -57,7 +57,7 @@ def test_admin_edits_units_campaign_and_keywords(client, login, make_user, db):
     token = _token(client)
     client.post("/admin/units", data={
         "csrf_token": token, "code": "hdq", "name": "测试区交通运输局", "short_name": "测试区交通局",
-        "kind": "county_bureau", "email": "hdq@example.cn", "phone": "0971-1234567"})
+        "kind": "county_bureau", "email": "hdq@example.cn", "phone": "13800000099"})
     db.commit()
     db.expire_all()
     unit = db.exec(select(Unit).where(Unit.code == "hdq")).one()

@@ -139,7 +139,7 @@ def campaign():
         "admin/campaign.html", campaign=item, settings=deadlines.settings(item),
         channels_yaml=yaml.safe_dump(item.channels, allow_unicode=True, sort_keys=False),
         phases_yaml=domain.phases_yaml(session, item.id), numeric=domain.NUMERIC_DEADLINES,
-        form=ActionForm())
+        labels=domain.DEADLINE_LABELS, minimum=domain.DEADLINE_MINIMUM, form=ActionForm())
 
 
 @bp.post("/admin/campaign")
