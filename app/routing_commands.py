@@ -9,8 +9,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from intake.models import Event
 from notices.db import get_session, session_scope
-from routing.deadlines import import_overrides
+from routing.deadlines import import_calendar
 from routing.sweep import sweep
 
 routing_cli = AppGroup("routing", help="Deadlines, escalation and the working-day calendar.")
@@ -50,10 +51,25 @@ def sweep_command() -> None:
 @calendar_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(path: Path) -> None:
-    """Import a year's holidays and make-up working days (YAML like routing/data/cn-calendar.yaml)."""
+    """Import a year's holidays and make-up working days (YAML like routing/data/cn-calendar.yaml).
+
+    A year counts as complete only if the file says `published: true` for it; otherwise
+    deadlines in it keep their warning until the year is marked on the calendar page.
+    """
     try:
         with session_scope() as session:
-            changes = import_overrides(session, path)
+            result = import_calendar(session, path)
+            # The same audit trail as the calendar page (calendar_day_saved).
+            session.add(Event(kind="calendar_imported", data={
+                "file": path.name, "years": list(result.years),
+                "changed_days": result.changed_days,
+                "published": {str(y): done for y, done in result.marked.items()}}))
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{changes} calendar days added or changed")
+        raise click.ClickException(f"calendar not imported: {exc}") from None
+    click.echo(f"{result.changed_days} calendar days added or changed")
+    for year in result.years:
+        if year not in result.marked:
+            click.echo(f"{year}: not marked as published (the file has no 'published: true'); "
+                       "mark it on the calendar page once the schedule is complete")
+        elif not result.marked[year]:
+            click.echo(f"{year}: marked as not yet published")

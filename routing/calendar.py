@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -47,6 +48,108 @@ def package_published_years() -> frozenset[int]:
 def end_of_day_utc(d: date) -> datetime:
     """The last microsecond of CST day ``d`` (23:59:59.999999 local), in UTC."""
     return datetime.combine(d, time.max, tzinfo=CST).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class TableDay:
+    """One entry of the override table."""
+
+    day: date
+    workday: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TableYear:
+    """One year of the override table; ``published`` is None when the file does not say."""
+
+    year: int
+    published: bool | None
+    source: str = ""
+    days: tuple[TableDay, ...] = ()
+
+
+_YEAR_KEYS = frozenset({"published", "source", "days"})
+
+
+def read_table(path: str | Path) -> dict[int, TableYear]:
+    """Read and check an override table file (the format of ``data/cn-calendar.yaml``).
+
+    :raise ValueError: with a message naming the file and the problem, for a file that is
+        not YAML, not laid out as ``years: {<year>: {published, source, days}}``, or that
+        gives one date both ways.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ValueError(f"{path}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path}: expected a mapping with a 'years' key at the top")
+    years = data.get("years") or {}
+    if not isinstance(years, Mapping):
+        raise ValueError(f"{path}: 'years' must be a mapping of year -> schedule")
+    table: dict[int, TableYear] = {}
+    seen: dict[date, bool] = {}
+    for year_key, spec in years.items():
+        year = _year(path, year_key)
+        if year in table:
+            raise ValueError(f"{path}: year {year} is listed twice")
+        table[year] = _table_year(path, year, spec, seen)
+    return table
+
+
+def _year(path: str | Path, key: object) -> int:
+    if isinstance(key, int) and not isinstance(key, bool):
+        year = key
+    elif isinstance(key, str) and key.strip().isdigit():
+        year = int(key)
+    else:
+        raise ValueError(f"{path}: {key!r} is not a year (write it like 2027:)")
+    if not 2000 <= year <= 2100:
+        raise ValueError(f"{path}: year {year} is outside 2000-2100")
+    return year
+
+
+def _table_year(path: str | Path, year: int, spec: object,
+                seen: dict[date, bool]) -> TableYear:
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"{path}: year {year} must be a mapping with 'published', 'source' "
+                         f"and 'days' keys, not a {type(spec).__name__}")
+    unknown = sorted(str(k) for k in spec if k not in _YEAR_KEYS)
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) in {year}: {', '.join(unknown)} "
+                         "(allowed: published, source, days)")
+    published = spec.get("published")
+    if published is not None and not isinstance(published, bool):
+        raise ValueError(f"{path}: 'published' of {year} must be true or false")
+    entries = spec.get("days") or ()
+    if not isinstance(entries, list | tuple):
+        raise ValueError(f"{path}: 'days' of {year} must be a list of "
+                         "{date, workday, note} entries")
+    days = []
+    for entry in entries:
+        try:
+            d = as_date(entry["date"])
+            workday = entry["workday"]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{path}: bad entry in {year}: {entry!r}") from exc
+        if not isinstance(workday, bool):
+            raise ValueError(f"{path}: 'workday' must be true/false in {entry!r}")
+        if d in seen and seen[d] != workday:
+            raise ValueError(f"{path}: conflicting entries for {d.isoformat()}")
+        seen[d] = workday
+        days.append(TableDay(d, workday, str(entry.get("note") or "")))
+    return TableYear(year, published, str(spec.get("source") or ""), tuple(days))
 
 
 class WorkCalendar:
@@ -86,36 +189,26 @@ class WorkCalendar:
 
     @classmethod
     def from_file(cls, path: str | Path = DEFAULT_CALENDAR_FILE) -> WorkCalendar:
-        """Load the override table (``years: {2026: {published: true, days: [...]}}``)."""
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-        years = data.get("years") or {}
-        if not isinstance(years, Mapping):
-            raise ValueError(f"{path}: 'years' must be a mapping of year -> schedule")
+        """Load the override table (``years: {2026: {published: true, days: [...]}}``).
+
+        A year counts as published only if the file says ``published: true``; a year the
+        file lists without the key keeps what the ``holidays`` package knows of it.
+        :raise ValueError: on a malformed or self-contradicting file.
+        """
         overrides: dict[date, bool] = {}
         notes: dict[date, str] = {}
-        published: set[int] = set(package_published_years())
+        official = package_published_years()
+        published: set[int] = set(official)
         unpublished: set[int] = set()
-        for year_key, spec in years.items():
-            year = int(year_key)
-            spec = spec or {}
-            if spec.get("published", True):
+        for year, spec in read_table(path).items():
+            if spec.published:
                 published.add(year)
-            else:
+            elif spec.published is False or year not in official:
                 unpublished.add(year)
-            for entry in spec.get("days") or ():
-                try:
-                    d = as_date(entry["date"])
-                    workday = entry["workday"]
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise ValueError(f"{path}: bad entry in {year}: {entry!r}") from exc
-                if not isinstance(workday, bool):
-                    raise ValueError(f"{path}: 'workday' must be true/false in {entry!r}")
-                if d in overrides and overrides[d] != workday:
-                    raise ValueError(f"{path}: conflicting entries for {d.isoformat()}")
-                overrides[d] = workday
-                if entry.get("note"):
-                    notes[d] = str(entry["note"])
+            for day in spec.days:
+                overrides[day.day] = day.workday
+                if day.note:
+                    notes[day.day] = day.note
         return cls(overrides, published, notes=notes, unpublished_years=unpublished)
 
     # -- single days ---------------------------------------------------------------------

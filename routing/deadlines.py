@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlmodel import Session, select
 
 from intake.models import ReportStatus as S
 from notices.models import Campaign
 from notices.timeutil import as_utc
-from routing.calendar import DEFAULT_CALENDAR_FILE, WorkCalendar, package_published_years
+from routing.calendar import (
+    DEFAULT_CALENDAR_FILE,
+    WorkCalendar,
+    package_published_years,
+    read_table,
+)
 from routing.models import CalendarOverride, CalendarYear
 
 DEFAULTS = {
@@ -69,33 +74,64 @@ def forget_calendar() -> None:
         _cache.clear()
 
 
-def import_overrides(session: Session, path: Path = DEFAULT_CALENDAR_FILE) -> int:
+@dataclass(frozen=True)
+class CalendarImport:
+    """What an import of the override table changed."""
+
+    years: tuple[int, ...]  # the years the file lists
+    changed_days: int  # days added or changed
+    marked: dict[int, bool] = field(default_factory=dict)  # years the file marks, as marked
+
+
+def import_calendar(session: Session, path: Path = DEFAULT_CALENDAR_FILE, *,
+                    keep_existing: bool = False) -> CalendarImport:
     """Upsert holidays and make-up working days from a YAML file like cn-calendar.yaml.
+
+    Entering days does not make a year complete: a year is marked published (or not) only
+    when the file says ``published: true`` (or ``false``); without the key its mark stays
+    as it is, and a year never marked keeps its warning. `keep_existing` (seeding) only
+    adds days and year marks the table does not have yet, so the task force's edits on the
+    calendar page stay.
 
     :raise ValueError: on a malformed or self-contradicting file (nothing is written).
     """
-    WorkCalendar.from_file(path)  # validates the whole file first
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+    table = read_table(path)  # checks the whole file before anything is written
     existing = {r.day: r for r in session.exec(select(CalendarOverride))}
     changes = 0
-    for year, spec in (data.get("years") or {}).items():
-        mark_year(session, int(year), bool((spec or {}).get("published", True)),
-                  str((spec or {}).get("source") or "")[:255])
-        for entry in (spec or {}).get("days") or ():
-            day = entry["date"] if isinstance(entry["date"], date) else \
-                date.fromisoformat(str(entry["date"]))
-            note = str(entry.get("note") or "")[:64]
-            row = existing.get(day)
+    marked: dict[int, bool] = {}
+    for year, spec in table.items():
+        source = spec.source[:255]
+        known = session.get(CalendarYear, year)
+        if keep_existing and known is not None:
+            pass
+        elif spec.published is not None:
+            mark_year(session, year, spec.published, source)
+            marked[year] = spec.published
+        elif source and known is not None:
+            mark_year(session, year, known.published, source)
+        for entry in spec.days:
+            note = entry.note[:64]
+            row = existing.get(entry.day)
+            if keep_existing and row is not None:
+                continue
             if row is None:
-                session.add(CalendarOverride(day=day, workday=entry["workday"], note=note))
+                row = CalendarOverride(day=entry.day, workday=entry.workday, note=note)
+                session.add(row)
+                existing[entry.day] = row
                 changes += 1
-            elif (row.workday, row.note) != (entry["workday"], note):
-                row.workday, row.note = entry["workday"], note
+            elif (row.workday, row.note) != (entry.workday, note):
+                row.workday, row.note = entry.workday, note
                 changes += 1
     session.flush()
     forget_calendar()
-    return changes
+    return CalendarImport(tuple(table), changes, marked)
+
+
+def import_overrides(session: Session, path: Path = DEFAULT_CALENDAR_FILE, *,
+                     keep_existing: bool = True) -> int:
+    """:func:`import_calendar` for seeding (by default only what is missing is added),
+    answering the number of days added or changed."""
+    return import_calendar(session, path, keep_existing=keep_existing).changed_days
 
 
 def mark_year(session: Session, year: int, published: bool, source: str = "") -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from intake.models import Event, Report
@@ -27,9 +28,11 @@ def forget_rules() -> None:
 
 
 def rules_for(session: Session, campaign_id: int) -> list[dict]:
-    """The campaign's active rules in the policy's dict form, cached for a few seconds.
+    """The campaign's active rules, cached for a few seconds.
 
-    Every registration routes; the rules change a few times a campaign.
+    Every registration routes; the rules change a few times a campaign.  A rule names its
+    unit by ``unit_id`` only: names and states of units are read fresh for each decision,
+    so renaming or deactivating a unit needs no cache refresh.
     """
     key = (str(session.get_bind().url), campaign_id)
     hit = _rules_cache.get(key)
@@ -42,20 +45,25 @@ def rules_for(session: Session, campaign_id: int) -> list[dict]:
 
 
 def _load_rules(session: Session, campaign_id: int) -> list[dict]:
-    rows = session.exec(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id)
+    rows = session.exec(select(RoutingRule)
                         .where(RoutingRule.campaign_id == campaign_id,
-                               RoutingRule.is_active == True,  # noqa: E712
-                               Unit.is_active == True)  # noqa: E712
+                               RoutingRule.is_active == True)  # noqa: E712
                         .order_by(RoutingRule.priority)).all()
     return [{"priority": rule.priority, "name": rule.name, "when": rule.when,
-             "action": rule.action.value, "unit": unit.name} for rule, unit in rows]
+             "action": rule.action.value, "unit_id": rule.unit_id} for rule in rows]
 
 
-def decide(session: Session, report: Report) -> RoutingDecision:
+def _missing_unit(unit_id: int) -> str:
+    """The policy's label for a rule whose unit is gone (never a real unit name)."""
+    return f"#{unit_id}"
+
+
+def _decide(session: Session, report: Report) -> tuple[RoutingDecision, Unit | None]:
+    """The decision and the unit it goes to (None for triage)."""
     campaign = session.get(Campaign, report.campaign_id)
     threshold = float((campaign.routing or {}).get("min_confidence", DEFAULT_MIN_CONFIDENCE))
     if not report.classification:
-        return RoutingDecision(None, "triage", None, "not classified")
+        return RoutingDecision(None, "triage", None, "not classified"), None
     result = dict(report.classification)
     read = result.get("jurisdiction")
     if report.district and read and read != report.district:
@@ -63,20 +71,48 @@ def decide(session: Session, report: Report) -> RoutingDecision:
         # often passes through both): a person decides.
         return RoutingDecision(None, "triage", None,
                                f"district given ({report.district}) and place in the text "
-                               f"({read}) differ: triage")
+                               f"({read}) differ: triage"), None
     if report.district:
         result["jurisdiction"] = report.district
-    return resolve_unit(result, rules_for(session, report.campaign_id), min_confidence=threshold)
+    rules = rules_for(session, report.campaign_id)
+    ids = {r["unit_id"] for r in rules}
+    units = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
+    # The policy works on unit names (the conflict-of-interest check compares them with the
+    # leadership the text accuses): give it today's names, and map them back to ids.
+    labelled = []
+    by_label: dict[str, int] = {}
+    for rule in rules:
+        unit = units.get(rule["unit_id"])
+        label = unit.name if unit is not None else _missing_unit(rule["unit_id"])
+        by_label[label] = rule["unit_id"]
+        labelled.append({**rule, "unit": label})
+    decision = resolve_unit(result, labelled, min_confidence=threshold)
+    if decision.unit is None or decision.action == "triage":
+        return decision, None
+    unit = units.get(by_label[decision.unit])
+    if unit is None:
+        return RoutingDecision(None, "triage", decision.rule, _(
+            "规则“%(rule)s”指定的责任单位已不存在，线索未自动转办，请人工分拣并修改该规则。",
+            rule=decision.rule)), None
+    if not unit.is_active:
+        return RoutingDecision(None, "triage", decision.rule, _(
+            "规则“%(rule)s”指定的责任单位“%(unit)s”已停用，线索未自动转办，请人工分拣并修改该规则。",
+            rule=decision.rule, unit=unit.name)), None
+    return decision, unit
+
+
+def decide(session: Session, report: Report) -> RoutingDecision:
+    """Where the campaign's rules send ``report`` (triage, with the reason, if nowhere)."""
+    return _decide(session, report)[0]
 
 
 def auto_dispatch(session: Session, services: IntakeServices, report: Report) -> RoutingDecision:
     """Dispatch or refer when the machine is sure; otherwise leave it in triage with the reason."""
     if report.duplicate_of_id is not None:
         decision = RoutingDecision(None, "triage", None, "likely duplicate: the task force merges")
+        unit = None
     else:
-        decision = decide(session, report)
-    unit = session.exec(select(Unit).where(Unit.name == decision.unit)).first() \
-        if decision.unit else None
+        decision, unit = _decide(session, report)
     try:
         # A savepoint: if the move is refused (say the unit was just deactivated), the
         # report stays registered and waits in triage instead of failing the submission.
