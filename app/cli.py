@@ -42,12 +42,16 @@ def run_migrations(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
-def seed_campaign(session: Session, campaign_dir: Path) -> int:
-    """Load one campaign folder (notice, checklist, units, rules); returns rows changed."""
-    campaign, changes = upsert_campaign(session, campaign_dir)
-    changes += upsert_units(session, campaign_dir)
-    changes += upsert_rules(session, campaign.id, campaign_dir)
-    changes += import_overrides(session)
+def seed_campaign(session: Session, campaign_dir: Path, *, overwrite: bool = False) -> int:
+    """Load one campaign folder (notice, checklist, units, rules); returns rows changed.
+
+    What is already in the database is kept as the task force edited it (only missing
+    rows and empty fields are added) unless `overwrite` puts the files' values back.
+    """
+    campaign, changes = upsert_campaign(session, campaign_dir, overwrite=overwrite)
+    changes += upsert_units(session, campaign_dir, overwrite=overwrite)
+    changes += upsert_rules(session, campaign.id, campaign_dir, overwrite=overwrite)
+    changes += import_overrides(session, keep_existing=not overwrite)
     return changes
 
 
@@ -82,18 +86,27 @@ def init_app(app: Flask) -> None:
     @app.cli.command("seed-demo")
     @click.option("--campaign", "slug", default=None,
                   help="one campaign folder under notices/data (default: all of them)")
-    def seed_demo_command(slug: str | None) -> None:
-        """Load the demo campaigns and demo staff accounts (idempotent)."""
+    @click.option("--overwrite", is_flag=True,
+                  help="put the files' values back over edits made in the app (notice, "
+                       "phases, checklist keywords, units, routing rules)")
+    def seed_demo_command(slug: str | None, overwrite: bool) -> None:
+        """Load the demo campaigns and demo staff accounts (idempotent).
+
+        Campaigns, units and rules already in the database keep the task force's edits;
+        only what is missing is added, unless --overwrite is given.
+        """
         data_dir = Path(current_app.config["CAMPAIGN_DATA_DIR"])
         default = current_app.config["DEFAULT_CAMPAIGN"]
         folders = [data_dir / slug] if slug else sorted(
             (p.parent for p in data_dir.glob("*/campaign.yaml")),
             key=lambda p: (p.name != default, p.name))  # the default first: it gets id 1
         with session_scope() as session:
-            changes = {folder.name: seed_campaign(session, folder) for folder in folders}
+            changes = {folder.name: seed_campaign(session, folder, overwrite=overwrite)
+                       for folder in folders}
             created = seed_demo_staff(session)
         for name, count in changes.items():
-            click.echo(f"campaign {name}: {count} rows created or updated")
+            click.echo(f"campaign {name}: {count} rows created or "
+                       f"{'overwritten' if overwrite else 'filled in'}")
         if created:
             click.echo("demo staff accounts (passwords shown once, keep them):")
             for username, role, password in created:

@@ -71,7 +71,8 @@ def checklist_rows(checklist: dict) -> list[ChecklistRow]:
     return sorted(rows, key=lambda row: row.number)
 
 
-def _assign(row: Any, values: dict[str, Any]) -> bool:
+def assign_all(row: Any, values: dict[str, Any]) -> bool:
+    """Set every field to the given value; True if any changed."""
     changed = False
     for name, value in values.items():
         if getattr(row, name) != value:
@@ -80,25 +81,44 @@ def _assign(row: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
-def upsert_campaign(session: Session, campaign_dir: Path) -> tuple[Campaign, int]:
-    """Create or update the campaign, its phases and checklist; returns it and the change count."""
+def fill_missing(row: Any, values: dict[str, Any]) -> bool:
+    """Set only the fields the row has no value for (None or empty text): seeding again
+    fills what a newer data file adds, and never undoes an edit made in the app."""
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) in (None, "") and value not in (None, ""):
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+def upsert_campaign(session: Session, campaign_dir: Path, *,
+                    overwrite: bool = False) -> tuple[Campaign, int]:
+    """Create the campaign, its phases and checklist; returns it and the change count.
+
+    A campaign already in the database belongs to the task force, who edit it in the
+    admin: only what is missing is added (checklist items, empty fields), and phases they
+    deleted stay deleted. `overwrite` puts every value back as the files have it.
+    """
     data = read_yaml(campaign_dir / "campaign.yaml")
     changes = 0
     campaign = session.exec(select(Campaign).where(Campaign.slug == data["slug"])).first()
     values = {name: data.get(name) for name in CAMPAIGN_FIELDS}
     values = {k: v if v is not None else ("" if k in ("summary", "notice_text") else v)
               for k, v in values.items()}
-    if campaign is None:
+    update = assign_all if overwrite else fill_missing
+    created = campaign is None
+    if created:
         campaign = Campaign(slug=data["slug"], **values)
         session.add(campaign)
         session.flush()
         changes += 1
-    elif _assign(campaign, values):
+    elif update(campaign, values):
         changes += 1
 
     existing_phases = {p.seq: p for p in session.exec(
         select(Phase).where(Phase.campaign_id == campaign.id))}
-    for phase in data.get("phases", []):
+    for phase in data.get("phases", []) if created or overwrite else []:
         values = {"name": phase["name"], "due_on": phase.get("due_on"),
                   "description": (phase.get("description") or "").strip(),
                   "milestones": [{**m, "due_on": str(m["due_on"])}
@@ -107,7 +127,7 @@ def upsert_campaign(session: Session, campaign_dir: Path) -> tuple[Campaign, int
         if row is None:
             session.add(Phase(campaign_id=campaign.id, seq=phase["seq"], **values))
             changes += 1
-        elif _assign(row, values):
+        elif assign_all(row, values):
             changes += 1
 
     existing_items = {i.number: i for i in session.exec(
@@ -121,7 +141,7 @@ def upsert_campaign(session: Session, campaign_dir: Path) -> tuple[Campaign, int
         if row is None:
             session.add(ChecklistItem(campaign_id=campaign.id, number=item.number, **values))
             changes += 1
-        elif _assign(row, values):
+        elif update(row, values):
             changes += 1
     session.flush()
     return campaign, changes

@@ -1,4 +1,9 @@
-"""Upsert a campaign's units and routing rules from its data files (idempotent)."""
+"""Load a campaign's units and routing rules from its data files (idempotent).
+
+Rows already in the database are the task force's (edited in the admin and on the rules
+page): seeding adds what is missing and fills empty fields; `overwrite` puts the files'
+values back.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,14 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from notices.loader import campaign_file, read_yaml
+from notices.loader import assign_all, campaign_file, fill_missing, read_yaml
 from notices.models import Campaign
 from routing.models import RoutingAction, RoutingRule, Unit, UnitKind
 
 
-def upsert_units(session: Session, campaign_dir: Path) -> int:
+def upsert_units(session: Session, campaign_dir: Path, *, overwrite: bool = False) -> int:
     data = read_yaml(campaign_file(campaign_dir, "units.yaml"))
+    update = assign_all if overwrite else fill_missing
     changes = 0
     by_code = {u.code: u for u in session.exec(select(Unit))}
     for spec in data["units"]:
@@ -27,23 +33,21 @@ def upsert_units(session: Session, campaign_dir: Path) -> int:
             session.add(unit)
             by_code[unit.code] = unit
             changes += 1
-        else:
-            for name, value in values.items():
-                if getattr(unit, name) != value:
-                    setattr(unit, name, value)
-                    changes += 1
+        elif update(unit, values):
+            changes += 1
     session.flush()
     for spec in data["units"]:
         parent = by_code[spec["parent"]].id if spec.get("parent") else None
         unit = by_code[spec["code"]]
-        if unit.parent_id != parent:
+        if unit.parent_id != parent and (overwrite or unit.parent_id is None):
             unit.parent_id = parent
             changes += 1
     session.flush()
     return changes
 
 
-def upsert_rules(session: Session, campaign_id: int, campaign_dir: Path) -> int:
+def upsert_rules(session: Session, campaign_id: int, campaign_dir: Path, *,
+                 overwrite: bool = False) -> int:
     data = read_yaml(campaign_file(campaign_dir, "routing.yaml"))
     units = {u.name: u.id for u in session.exec(select(Unit))}
     existing = {r.priority: r for r in session.exec(
@@ -58,14 +62,11 @@ def upsert_rules(session: Session, campaign_id: int, campaign_dir: Path) -> int:
         if rule is None:
             session.add(RoutingRule(campaign_id=campaign_id, priority=spec["priority"], **values))
             changes += 1
-        else:
-            for name, value in values.items():
-                if getattr(rule, name) != value:
-                    setattr(rule, name, value)
-                    changes += 1
+        elif overwrite and assign_all(rule, values):
+            changes += 1
     settings = {k: v for k, v in data.items() if k != "rules"}
     campaign = session.get(Campaign, campaign_id)
-    if campaign.routing != settings:
+    if campaign.routing != settings and (overwrite or not campaign.routing):
         campaign.routing = settings
         changes += 1
     session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from sqlmodel import Session, SQLModel, func, select
 from app.cli import seed_campaign
 from app.db import import_models
 from notices.models import Campaign, ChecklistItem, Phase
-from routing.models import RoutingRule, Unit
+from routing.models import CalendarOverride, RoutingRule, Unit
 from tests.conftest import CAMPAIGN_DIR
 
 NOTICE = (Path(__file__).resolve().parents[2] / "shared" / "campaign-notice-2023-129.txt")
@@ -52,6 +53,41 @@ def test_seeding_twice_changes_nothing(db: Session):
     db.commit()
     assert counts == [db.exec(select(func.count()).select_from(m)).one()
                       for m in (Campaign, Phase, ChecklistItem, Unit, RoutingRule)]
+
+
+def test_seeding_again_keeps_the_task_forces_edits_unless_told_to_overwrite(db: Session):
+    campaign = db.exec(select(Campaign)).first()
+    item = db.exec(select(ChecklistItem).where(ChecklistItem.number == 9)).one()
+    rule = db.exec(select(RoutingRule).order_by(RoutingRule.priority)).first()
+    unit = db.get(Unit, rule.unit_id)
+    other_unit = db.exec(select(Unit).where(Unit.id != unit.id)).first()
+    phases = db.exec(select(Phase).where(Phase.campaign_id == campaign.id)
+                     .order_by(Phase.seq)).all()
+    makeup = db.get(CalendarOverride, date(2023, 1, 28))  # 春节调休上班 in the shipped table
+    original = (campaign.title, list(item.keywords), rule.unit_id, unit.email, len(phases),
+                makeup.workday)
+    makeup.workday = False  # the task force's correction on the calendar page
+    campaign.title = "专班修改后的标题"
+    item.keywords = ["专班新增词"]
+    rule.unit_id = other_unit.id
+    unit.email = "edited@xnjt.example"
+    db.delete(phases[-1])
+    campaign.summary = ""  # an empty field is filled from the files
+    db.commit()
+
+    assert seed_campaign(db, CAMPAIGN_DIR) == 1
+    db.commit()
+    kept = db.exec(select(Phase).where(Phase.campaign_id == campaign.id)).all()
+    assert (campaign.title, item.keywords, rule.unit_id, unit.email, len(kept),
+            makeup.workday) == ("专班修改后的标题", ["专班新增词"], other_unit.id,
+                                "edited@xnjt.example", original[4] - 1, False)
+    assert campaign.summary  # filled in again
+
+    assert seed_campaign(db, CAMPAIGN_DIR, overwrite=True) > 0
+    db.commit()
+    restored = db.exec(select(Phase).where(Phase.campaign_id == campaign.id)).all()
+    assert (campaign.title, item.keywords, rule.unit_id, unit.email, len(restored),
+            makeup.workday) == original
 
 
 def test_checklist_has_36_items_in_16_groups_and_6_categories(db: Session):
