@@ -74,6 +74,7 @@ def _decide(session: Session, report: Report) -> tuple[RoutingDecision, Unit | N
                                f"({read}) differ: triage"), None
     if report.district:
         result["jurisdiction"] = report.district
+    result["accused_leadership"] = _accused_names(session, result)
     rules = rules_for(session, report.campaign_id)
     ids = {r["unit_id"] for r in rules}
     units = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
@@ -99,6 +100,17 @@ def _decide(session: Session, report: Report) -> tuple[RoutingDecision, Unit | N
             "规则“%(rule)s”指定的责任单位“%(unit)s”已停用，线索未自动转办，请人工分拣并修改该规则。",
             rule=decision.rule, unit=unit.name)), None
     return decision, unit
+
+
+def _accused_names(session: Session, result: dict) -> list[str]:
+    """The units whose leadership the text accuses, by today's names: the classifier knows
+    them by the names in the data files, which the task force may have changed since, so
+    the codes it gives are looked up too (a rename must not open a conflict of interest)."""
+    names = list(result.get("accused_leadership") or [])
+    codes = [c for c in result.get("accused_units") or [] if c not in names]
+    if codes:
+        names += session.exec(select(Unit.name).where(Unit.code.in_(codes))).all()
+    return names
 
 
 def decide(session: Session, report: Report) -> RoutingDecision:

@@ -183,3 +183,19 @@ def test_a_rule_whose_unit_is_gone_says_so_in_triage(app, db, campaign_id, monke
     assert _triage_reason(db, report) == (
         f"规则“{HZ_RULE}”指定的责任单位已不存在，线索未自动转办，请人工分拣并修改该规则。")
 
+
+
+def test_a_renamed_unit_whose_leadership_is_accused_never_gets_the_clue(app, db, campaign_id):
+    text = "湟中区交通运输局局长纵容多巴镇的运政执法人员乱罚款不开票据，请上级查处。"
+    before = file_report(app, db, campaign_id, text=text)
+    db.expire_all()
+    assert db.get(Report, before.id).status is S.triage  # the conflict-of-interest rule
+    unit = db.get(Unit, unit_id(db, "hzq"))
+    unit.name = "西宁市湟中区交通运输局"  # renamed in the admin; the data files keep the old name
+    db.commit()
+    after = file_report(app, db, campaign_id, text=text, phone="13900004444")
+    db.commit()
+    db.expire_all()
+    assert db.get(Report, after.id).status is S.triage
+    assert "conflict of interest" in (_triage_reason(db, after) or "")
+    assert _current_unit(db, after) is None

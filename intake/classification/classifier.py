@@ -109,6 +109,9 @@ class Classification:
     times: list[str] = field(default_factory=list)
     confidence: float = 0.0
     accused_leadership: list[str] = field(default_factory=list)
+    # The same units by code (ANY_UNIT kept): names in the data files may since have been
+    # renamed in the app, codes are not.
+    accused_units: list[str] = field(default_factory=list)
     # Per-facet confidences, for the triage page and for calibration.
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -396,6 +399,7 @@ class Classifier:
             times=times,
             confidence=round(confidence, 4),
             accused_leadership=accused,
+            accused_units=[self.leadership.codes.get(name, name) for name in accused],
             details={
                 "raw_confidence": round(raw_conf, 4),
                 "kind": round(kind_conf, 3),

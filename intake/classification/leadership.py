@@ -29,6 +29,8 @@ class LeadershipDetector:
         self._title_re = re.compile(
             "|".join(re.escape(t) for t in sorted(titles, key=len, reverse=True))
         )
+        self.codes: dict[str, str] = {str(u["name"]): str(u["code"])
+                                      for u in self.units if u.get("name") and u.get("code")}
         self.aliases: dict[str, str] = {}
         # The city bureau's leaders head its internal offices and the bodies it runs (the
         # enforcement supervision bureau); county bureaus answer to their own governments.
