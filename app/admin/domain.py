@@ -27,7 +27,6 @@ from notices.db import begin_write
 from notices.models import Campaign, ChecklistItem, Phase
 from notices.timeutil import as_date
 from routing import deadlines
-from routing.dispatch import forget_rules
 from routing.models import Unit, UnitKind
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
@@ -193,8 +192,7 @@ def save_unit(session: Session, actor, unit_id: int | None, *, code: str, name: 
         unit.kind = kind_value
     if unit.is_active != bool(is_active):
         changed["is_active"] = bool(is_active)
-        unit.is_active = bool(is_active)
-        forget_rules()  # rules naming an inactive unit stop matching
+        unit.is_active = bool(is_active)  # routing reads it for each decision: no cache
     session.flush()
     if changed:
         _audit(session, actor, "admin_unit_saved", unit_id=unit.id, changes=changed)
