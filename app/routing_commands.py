@@ -63,10 +63,14 @@ def import_command(path: Path) -> None:
             session.add(Event(kind="calendar_imported", data={
                 "file": path.name, "years": list(result.years),
                 "changed_days": result.changed_days,
+                "moved_deadlines": result.moved_deadlines,
                 "published": {str(y): done for y, done in result.marked.items()}}))
     except ValueError as exc:
         raise click.ClickException(f"calendar not imported: {exc}") from None
     click.echo(f"{result.changed_days} calendar days added or changed")
+    if result.moved_deadlines:
+        click.echo(f"{result.moved_deadlines} open clue(s): deadlines counted again on the "
+                   "new calendar")
     for year in result.years:
         if year not in result.marked:
             click.echo(f"{year}: not marked as published (the file has no 'published: true'); "

@@ -290,6 +290,17 @@ class WorkCalendar:
                 counted += 1
         return end_of_day_utc(d)
 
+    def working_days_counted(self, start: datetime, due: datetime) -> int:
+        """The ``days`` that :meth:`add_working_days` from ``start`` counted to reach the day
+        of ``due``: the working days after the day of ``start``, up to that day."""
+        d, last = to_cst(start).date(), to_cst(due).date()
+        count = 0
+        while d < last:
+            d += _ONE_DAY
+            if self.is_workday(d):
+                count += 1
+        return count
+
     def working_days_between(self, start: datetime, end: datetime) -> float:
         """Elapsed working time from ``start`` to ``end``, in working days.
 

@@ -11,16 +11,18 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from intake.models import Event, Report
 from intake.models import ReportStatus as S
 from notices.models import Campaign
-from notices.timeutil import as_utc
+from notices.timeutil import as_utc, to_cst, utcnow
 from routing.calendar import (
     DEFAULT_CALENDAR_FILE,
     WorkCalendar,
+    end_of_day_utc,
     package_published_years,
     read_table,
 )
-from routing.models import CalendarOverride, CalendarYear
+from routing.models import Assignment, CalendarOverride, CalendarYear
 
 DEFAULTS = {
     "dispatch_days": 1, "acknowledge_days": 1, "return_window_days": 2,
@@ -28,6 +30,10 @@ DEFAULTS = {
     "extension_max_days": 10, "extension_request_cutoff": "17:00", "feedback_days": 3,
     "warning_days_before": 1, "supervision_after_days": 2, "listed_after_days": 5,
 }
+UNSIGNED = frozenset({S.dispatched, S.reopened})
+# States in which a unit holds the clue and its deadlines run.
+WITH_UNIT = frozenset({S.dispatched, S.reopened, S.acknowledged, S.rejected_reply})
+DUE_FIELDS = ("acknowledge_due_at", "return_due_at", "reply_due_at")
 _CACHE_SECONDS = 60.0
 _cache: dict[str, tuple[float, WorkCalendar]] = {}
 _lock = threading.Lock()
@@ -54,6 +60,14 @@ def work_calendar(session: Session) -> WorkCalendar:
         hit = _cache.get(key)
         if hit and now - hit[0] < _CACHE_SECONDS:
             return hit[1]
+    calendar = build_calendar(session)
+    with _lock:
+        _cache[key] = (now, calendar)
+    return calendar
+
+
+def build_calendar(session: Session) -> WorkCalendar:
+    """The calendar as the override table stands in this transaction (no cache)."""
     rows = session.exec(select(CalendarOverride)).all()
     flags = {y.year: y.published for y in session.exec(select(CalendarYear))}
     # A year counts as published when it is marked so, not because some of its days were
@@ -61,17 +75,50 @@ def work_calendar(session: Session) -> WorkCalendar:
     marked = {y for y, done in flags.items() if done}
     official = package_published_years()
     unpublished = ({r.day.year for r in rows} - marked - official) | (set(flags) - marked)
-    calendar = WorkCalendar({r.day: r.workday for r in rows}, official | marked,
-                            notes={r.day: r.note for r in rows if r.note},
-                            unpublished_years=unpublished)
-    with _lock:
-        _cache[key] = (now, calendar)
-    return calendar
+    return WorkCalendar({r.day: r.workday for r in rows}, official | marked,
+                        notes={r.day: r.note for r in rows if r.note},
+                        unpublished_years=unpublished)
 
 
 def forget_calendar() -> None:
     with _lock:
         _cache.clear()
+
+
+def move_open_deadlines(session: Session, before: WorkCalendar, *,
+                        now: datetime | None = None) -> int:
+    """Count the deadlines still ahead again, after the holiday table changed.
+
+    A deadline is the end of the n-th working day after dispatch: it keeps its n, counted
+    on the new calendar, so a day that became a holiday moves it later and a new make-up
+    working day brings it closer (never into the past). Returns how many clues moved; each
+    gets a non-public `deadline_moved` event with the old and new times.
+    """
+    after = build_calendar(session)
+    now = as_utc(now) if now is not None else utcnow()
+    floor = end_of_day_utc(to_cst(now).date())
+    open_assignments = session.exec(
+        select(Assignment).join(Report, Report.id == Assignment.report_id)
+        .where(Assignment.is_current == True, Report.status.in_(WITH_UNIT))).all()  # noqa: E712
+    moved = 0
+    for assignment in open_assignments:
+        start = as_utc(assignment.dispatched_at)
+        changes = {}
+        for name in DUE_FIELDS:
+            due = as_utc(getattr(assignment, name))
+            if due <= now:
+                continue  # already passed: what was owed then stays owed
+            new = max(after.add_working_days(start, before.working_days_counted(start, due)),
+                      floor)
+            if new != due:
+                setattr(assignment, name, new)
+                changes[name] = [due.isoformat(), new.isoformat()]
+        if changes:
+            session.add(Event(report_id=assignment.report_id, kind="deadline_moved",
+                              public=False, data=changes))
+            moved += 1
+    session.flush()
+    return moved
 
 
 @dataclass(frozen=True)
@@ -81,6 +128,7 @@ class CalendarImport:
     years: tuple[int, ...]  # the years the file lists
     changed_days: int  # days added or changed
     marked: dict[int, bool] = field(default_factory=dict)  # years the file marks, as marked
+    moved_deadlines: int = 0  # open clues whose deadlines were counted again
 
 
 def import_calendar(session: Session, path: Path = DEFAULT_CALENDAR_FILE, *,
@@ -96,6 +144,7 @@ def import_calendar(session: Session, path: Path = DEFAULT_CALENDAR_FILE, *,
     :raise ValueError: on a malformed or self-contradicting file (nothing is written).
     """
     table = read_table(path)  # checks the whole file before anything is written
+    before = build_calendar(session)
     existing = {r.day: r for r in session.exec(select(CalendarOverride))}
     changes = 0
     marked: dict[int, bool] = {}
@@ -123,8 +172,9 @@ def import_calendar(session: Session, path: Path = DEFAULT_CALENDAR_FILE, *,
                 row.workday, row.note = entry.workday, note
                 changes += 1
     session.flush()
+    moved = move_open_deadlines(session, before) if changes else 0
     forget_calendar()
-    return CalendarImport(tuple(table), changes, marked)
+    return CalendarImport(tuple(table), changes, marked, moved)
 
 
 def import_overrides(session: Session, path: Path = DEFAULT_CALENDAR_FILE, *,
@@ -152,7 +202,6 @@ def due(session: Session, start: datetime, days: int) -> datetime:
     return work_calendar(session).add_working_days(start, days)
 
 
-UNSIGNED = frozenset({S.dispatched, S.reopened})
 
 
 def due_for(status: S | str, acknowledge_due_at: datetime, reply_due_at: datetime, *,

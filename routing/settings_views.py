@@ -18,7 +18,13 @@ from intake.sanitize import clean_text
 from notices.access import current_staff, staff_required
 from notices.campaigns import staff_campaign, staff_scope
 from notices.db import begin_write, db_int, get_session
-from routing.deadlines import forget_calendar, mark_year, work_calendar
+from routing.deadlines import (
+    build_calendar,
+    forget_calendar,
+    mark_year,
+    move_open_deadlines,
+    work_calendar,
+)
 from routing.dispatch import forget_rules
 from routing.forms import ActionForm
 from routing.models import CalendarOverride, RoutingAction, RoutingRule, Unit, UnitKind
@@ -181,6 +187,7 @@ def calendar():
     if form.validate_on_submit():
         session.commit()
         begin_write(session)
+        before = build_calendar(session)
         row = session.get(CalendarOverride, form.day.data)
         workday = form.workday.data == "1"
         note = clean_text(form.note.data, multiline=False)[:64]
@@ -188,10 +195,15 @@ def calendar():
             session.add(CalendarOverride(day=form.day.data, workday=workday, note=note))
         else:
             row.workday, row.note = workday, note
-        _audit("calendar_day_saved", {"day": form.day.data.isoformat(), "workday": workday})
+        session.flush()
+        moved = move_open_deadlines(session, before)
+        _audit("calendar_day_saved", {"day": form.day.data.isoformat(), "workday": workday,
+                                      "note": note, "moved_deadlines": moved})
         session.commit()
         forget_calendar()
         flash(_("已保存 %(day)s。", day=form.day.data.isoformat()), "success")
+        if moved:
+            flash(_("%(n)d 条在办线索的期限已按新的节假日安排重新计算。", n=moved), "success")
         return redirect(url_for("settings.calendar"))
     today = date.today()
     rows = session.exec(select(CalendarOverride).where(CalendarOverride.day >= date(

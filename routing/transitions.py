@@ -43,7 +43,7 @@ from routing.models import (
 from routing.notify import notify_citizen, notify_taskforce, notify_unit
 
 INTAKE = frozenset({S.received, S.triage, S.returned})
-WITH_UNIT = frozenset({S.dispatched, S.reopened, S.acknowledged, S.rejected_reply})
+WITH_UNIT = deadlines.WITH_UNIT
 OPEN = INTAKE | WITH_UNIT | {S.replied, S.reviewed, S.awaiting_feedback}
 TERMINAL = frozenset({S.closed, S.referred, S.not_accepted, S.merged})  # handled, no way back
 DESK = frozenset({"taskforce", "admin"})

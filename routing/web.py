@@ -30,7 +30,7 @@ EVENT_LABELS = {
     "escalated_listed": _l("挂牌督办"), "pii_revealed": _l("查看举报人信息"),
     "classification_confirmed": _l("确认分类"), "triage_overdue": _l("分办超时"),
     "media_kept": _l("彩信图片已保存"), "media_failed": _l("彩信图片未能接收"),
-    "message_failed": _l("消息发送失败"),
+    "message_failed": _l("消息发送失败"), "deadline_moved": _l("期限重新计算"),
 }
 
 STATUS_LABELS = {
