@@ -13,7 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from intake.registration import DISTRICTS
 
@@ -43,6 +43,16 @@ class ReportForm(FlaskForm):
     email = StringField(_l("电子邮箱"), validators=[Optional(), Length(max=120)])
     consent = BooleanField(_l("我已阅读并同意：我提交的内容真实；个人信息仅用于核实和反馈本问题，由专班保密保存，不提供给被举报单位。"),
                            validators=[DataRequired(message=_l("请阅读并同意保密与真实性说明。"))])
+
+    def validate_identity(self, field: RadioField) -> None:
+        """Contact details typed beside 匿名举报 are never dropped unasked: the reporter
+        chooses, with every typed value still in the form."""
+        if field.data == "anonymous" and any(
+                (f.data or "").strip() for f in (self.name, self.phone, self.email)):
+            raise ValidationError(_l(
+                "您选择了匿名举报，但填写了姓名、电话或邮箱。匿名举报不保存任何联系方式，"
+                "工作人员也无法回访您。希望工作人员联系您，请选择“实名举报”；"
+                "坚持匿名举报，请清空姓名、电话和邮箱后再提交。"))
 
 
 class TrackForm(FlaskForm):

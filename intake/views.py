@@ -25,15 +25,17 @@ from sqlmodel import select
 from intake.forms import CallForm, ReportForm, TrackForm
 from intake.language import reading_english
 from intake.models import Channel, Report
+from intake.outbox import Message, MessageChannel
 from intake.receipts import format_code
 from intake.registration import RegistrationError, Submission, register_and_commit
 from intake.sanitize import clean_text
 from intake.services import current_services
-from intake.tracking import find_for_tracker, public_view
+from intake.tracking import PUBLIC_STATUS, find_for_tracker, public_view
 from intake.uploads import IncomingFile
 from notices.access import current_staff, staff_required
 from notices.campaigns import active_campaigns, default_campaign, in_scope, public_campaign
 from notices.db import get_session
+from notices.models import Campaign
 from notices.ratelimit import limiter
 from notices.timeutil import cst_start, to_cst, utcnow
 
@@ -128,8 +130,16 @@ def report(campaign: str | None = None):
         # The page shown again after an error carries a key this browser still holds (not
         # one retired with its receipt, or pushed out by other tabs).
         form.submission_key.data = _issue_form_key()
+    # A file input cannot be refilled: the files chosen before must be chosen again.
+    dropped = [(f.filename or "")[:80] for f in (request.files.getlist(form.attachments.name)
+                                                 if request.method == "POST" else [])
+               if f and f.filename]
+    if dropped:
+        form.attachments.errors = [*form.attachments.errors, _(
+            "页面重新显示后，之前选择的附件不会保留，请重新选择后再提交。")]
     return render_template("intake/report.html", form=form, campaign=campaign,
-                           max_chars=current_app.config["MAX_REPORT_CHARS"]), \
+                           max_chars=current_app.config["MAX_REPORT_CHARS"],
+                           dropped_files=dropped), \
         (400 if request.method == "POST" else 200)
 
 
@@ -170,24 +180,74 @@ def tracked_report_id(*, forget: bool = False) -> int | None:
     return int(opened) if opened and opened.isdigit() else None
 
 
+SHOWN_KEY = "tracked_again"
+SHOWN_TTL_SECONDS = 120  # the redirect after a rating follows at once; later it is gone
+
+
+def show_tracked_again(report_id: int, rating: str | None = None) -> None:
+    """The next tracker page (the redirect after a rating, once) shows this report again,
+    with the rating just given, so the reporter sees what became of it."""
+    _seal(SHOWN_KEY, json.dumps({"id": report_id, "rating": rating}))
+
+
+def _tracked_again() -> tuple[Report, str | None] | None:
+    """The report `show_tracked_again` kept for this page, forgotten as it is read."""
+    opened = _unseal(SHOWN_KEY, SHOWN_TTL_SECONDS, forget=True)
+    if opened is None:
+        return None
+    data = json.loads(opened)
+    report = get_session().get(Report, data.get("id")) if isinstance(data.get("id"), int) \
+        else None
+    return (report, data.get("rating")) if report is not None else None
+
+
+def _campaign_of_number(tracking_no: str | None) -> Campaign | None:
+    """The campaign whose tracking prefix the typed number has, else the default one: whose
+    hotline a reporter who lost the code may call (the prefix alone is public)."""
+    db = get_session()
+    prefix = (tracking_no or "").strip().upper().split("-", 1)[0]
+    found = db.exec(select(Campaign).where(Campaign.tracking_prefix == prefix)).first() \
+        if prefix else None
+    return found or default_campaign(db)
+
+
 @bp.route("/track", methods=["GET", "POST"])
 @limiter.limit("10/minute;100/hour", methods=["POST"])
 def track():
     form = TrackForm()
     view = None
+    rated = None
+    can_rate = False
+    wrong = False
     status = 200
+    again = _tracked_again()
     if form.validate_on_submit():
         db = get_session()
         found = find_for_tracker(db, form.tracking_no.data, form.receipt_code.data)
         if found is None:
-            flash(_("受理编号或查询码不正确，请核对后重试。"), "error")
+            wrong = True  # said in the page, with what to do if the code was lost
             status = 404
         else:
             view = public_view(db, found)
             remember_tracked(found.id)
+            can_rate = True
     elif request.method == "POST":
         status = 400
-    return render_template("intake/track.html", form=form, view=view), status
+    elif again is not None:
+        # Back from a rating: the report as it now stands; the code is never put back in
+        # the form, and it may be rated only while the lookup's own window lasts.
+        report, rated = again
+        view = public_view(get_session(), report)
+        can_rate = tracked_report_id() == report.id
+    else:
+        # The receipt's link brings the tracking number (never the code).
+        number = request.args.get("no", "").strip()[:40]
+        if number:
+            form.tracking_no.data = number
+    return render_template("intake/track.html", form=form, view=view, rated=rated,
+                           can_rate=can_rate, wrong=wrong,
+                           campaign=_campaign_of_number(
+                               view.tracking_no if view else form.tracking_no.data)), status
 
 
 @calls_bp.route("/staff/calls", methods=["GET", "POST"])
@@ -226,7 +286,13 @@ def console():
         except RegistrationError as exc:
             flash(str(exc.message), "error")
         else:
-            saved = {"report": receipt.report, "code": format_code(receipt.receipt_code)}
+            # Only say the caller was texted when an SMS receipt is really in the outbox
+            # (no number given, or an inspection finding: nothing is sent).
+            texted = db.exec(select(Message.id).where(
+                Message.report_id == receipt.report.id, Message.purpose == "ack",
+                Message.channel == MessageChannel.sms)).first() is not None
+            saved = {"report": receipt.report, "code": format_code(receipt.receipt_code),
+                     "texted": texted}
             flash(_("已登记，受理编号 %(no)s。", no=receipt.tracking_no), "success")
             form = CallForm(formdata=None)
             form.campaign.choices = [(c.id, c.short_title) for c in campaigns]
@@ -236,5 +302,6 @@ def console():
                                          Report.campaign_id.in_([c.id for c in campaigns]),
                                          Report.channel.in_([Channel.hotline, Channel.inspection]))
                     .order_by(Report.received_at.desc()).limit(200)).all()
-    return render_template("intake/calls.html", form=form, saved=saved, today=today), \
+    return render_template("intake/calls.html", form=form, saved=saved, today=today,
+                           status_labels=PUBLIC_STATUS), \
         (400 if request.method == "POST" and saved is None else 200)

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, send_file, url
 from flask_babel import gettext as _
 
 from intake.models import Attachment, Report
-from intake.views import tracked_report_id
+from intake.views import show_tracked_again, tracked_report_id
 from notices.access import current_staff, staff_required
 from notices.campaigns import in_scope
 from notices.db import get_session
@@ -31,11 +31,15 @@ def rate():
     if form.validate_on_submit():
         if run(transitions.rate, report_id, form.rating.data, channel="web",
                note=form.note.data or "", success=_("感谢您的评价。")):
-            tracked_report_id(forget=True)
+            tracked_report_id(forget=True)  # rated once: no rating form is left open
+            show_tracked_again(report_id, form.rating.data)
+        else:  # e.g. rated meanwhile by SMS: the report as it now stands
+            show_tracked_again(report_id)
     elif form.csrf_token.errors:
         flash(_("页面已过期，请重新查询后再评价。"), "error")
     else:
         flash_errors(form)
+        show_tracked_again(report_id)  # the rating form again, beside its message
     return redirect(url_for("intake.track"))
 
 
