@@ -6,11 +6,18 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from intake.forms import DISTRICT_CHOICES
 from intake.sanitize import clean_text
-from routing.models import Finding, Rating
+from routing.models import Finding, Rating, ReviewStatus
 
 FINDING_LABELS = {Finding.true: _l("属实"), Finding.partly_true: _l("部分属实"),
                   Finding.untrue: _l("不属实"), Finding.unverifiable: _l("无法核实")}
@@ -18,6 +25,16 @@ RATING_LABELS = {Rating.satisfied: _l("满意"), Rating.basically_satisfied: _l(
                  Rating.unsatisfied: _l("不满意"), Rating.unrated: _l("未评价")}
 FINDINGS = [(f.value, FINDING_LABELS[f]) for f in Finding]
 RATINGS = [(r.value, RATING_LABELS[r]) for r in Rating if r is not Rating.unrated]
+REVIEW_LABELS = {ReviewStatus.pending: _l("待审核"), ReviewStatus.approved: _l("审核通过"),
+                 ReviewStatus.rejected: _l("审核退回")}
+KINDS = [("complaint", _l("投诉")), ("tip", _l("举报")), ("inquiry", _l("咨询")),
+         ("praise", _l("表扬")), ("spam", _l("垃圾信息")), ("invalid", _l("无效"))]
+KIND_LABELS = dict(KINDS)
+# The classifier's agency head; "none" when it did not decide.
+AGENCY_LABELS = {"transport": _l("交通运输"), "police": _l("公安交警"), "none": _l("未识别")}
+# The same words as the dashboard's channel labels (app/dashboard/lists.py).
+CHANNEL_LABELS = {"web": _l("网站"), "sms": _l("短信"), "email": _l("电子邮件"),
+                  "hotline": _l("热线电话"), "inspection": _l("督察检查"), "api": _l("接口")}
 
 
 class ActionForm(FlaskForm):
@@ -41,10 +58,10 @@ class ReplyForm(FlaskForm):
     finding = RadioField(_l("核实情况"), choices=FINDINGS,
                          validators=[InputRequired(message=_l("请选择核实情况。"))])
     measures = TextAreaField(_l("核实及整改措施"), validators=[
-        DataRequired(message=_l("请填写处理情况和给群众的答复。")), Length(max=4000)])
+        DataRequired(message=_l("请填写核实及整改措施。")), Length(max=4000)])
     accountability = TextAreaField(_l("问责情况"), validators=[Optional(), Length(max=2000)])
     public_text = TextAreaField(_l("给群众的答复（将公开给举报人）"), validators=[
-        DataRequired(message=_l("请填写处理情况和给群众的答复。")), Length(max=2000)])
+        DataRequired(message=_l("请填写给群众的答复。")), Length(max=2000)])
     attachments = MultipleFileField(_l("佐证材料（照片、PDF，选填，最多5个）"))
 
 
@@ -53,19 +70,40 @@ class ReviewForm(FlaskForm):
     note = TextAreaField(_l("审核意见"), validators=[Optional(), Length(max=1000)])
 
 
+def _unit_or_none(value: object) -> int | None:
+    """The unit select's value: the placeholder ("") is no unit."""
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
 class TriageForm(FlaskForm):
+    # The default only fills a fresh card: a refused one is shown again as submitted.
     action = RadioField(_l("处理方式"), choices=[
         ("dispatch", _l("转办责任单位")), ("refer", _l("移交外部单位")),
         ("not_accept", _l("不予受理")), ("merge", _l("并入已有线索"))], default="dispatch",
         validators=[InputRequired(message=_l("请选择处理方式。"))])
     items = StringField(_l("清单条目（用逗号分隔）"), validators=[Optional(), Length(max=60)])
-    kind = SelectField(_l("类型"), choices=[
-        ("complaint", _l("投诉")), ("tip", _l("举报")), ("inquiry", _l("咨询")),
-        ("praise", _l("表扬")), ("spam", _l("垃圾信息")), ("invalid", _l("无效"))])
+    kind = SelectField(_l("类型"), choices=KINDS)
     district = SelectField(_l("区县"), choices=DISTRICT_CHOICES, default="")
-    unit_id = SelectField(_l("责任单位"), coerce=int, validate_choice=False)
-    merge_into = StringField(_l("并入的受理编号"), validators=[Optional(), Length(max=40)])
-    note = TextAreaField(_l("说明（不予受理须填写理由）"), validators=[Optional(), Length(max=1000)])
+    # Choices are set by the view: the placeholder first, then the active units.
+    unit_id = SelectField(_l("责任单位"), coerce=_unit_or_none, validate_choice=False,
+                          invalid_value_message=_l("请选择责任单位。"))
+    # No Optional(): it would stop the chain before the checks below that depend on action.
+    merge_into = StringField(_l("并入的受理编号"), validators=[Length(max=40)])
+    note = TextAreaField(_l("说明（不予受理须填写理由）"), validators=[Length(max=1000)])
+
+    def validate_unit_id(self, field) -> None:
+        if self.action.data in ("dispatch", "refer") and field.data is None:
+            raise ValidationError(_l("请选择责任单位。"))
+
+    def validate_merge_into(self, field) -> None:
+        if self.action.data == "merge" and not (field.data or "").strip():
+            raise ValidationError(_l("请填写并入的受理编号。"))
+
+    def validate_note(self, field) -> None:
+        if self.action.data == "not_accept" and not (field.data or "").strip():
+            raise ValidationError(_l("请填写不予受理的理由。"))
 
 
 def _lf(value: str | None) -> str | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
 
 from intake.models import Attachment, Report, Reporter
+from intake.models import ReportStatus as S
 from intake.pii import mask_phone
 from intake.services import current_services
 from intake.uploads import IncomingFile
@@ -15,7 +16,14 @@ from notices.db import get_session
 from notices.timeutil import utcnow
 from routing import deadlines, transitions
 from routing.deadlines import assignment_due
-from routing.forms import ActionForm, ExtensionForm, ReasonForm, ReplyForm
+from routing.forms import (
+    FINDING_LABELS,
+    REVIEW_LABELS,
+    ActionForm,
+    ExtensionForm,
+    ReasonForm,
+    ReplyForm,
+)
 from routing.models import Assignment, Reply, Unit
 from routing.overdue import is_overdue
 from routing.scope import unit_assignment
@@ -36,6 +44,9 @@ UNIT_EVENTS = {"dispatched", "acknowledged", "returned", "extension_requested",
                "extension_approved", "extension_refused", "replied", "reply_rejected",
                "reply_approved", "rated", "reopened", "closed", "escalated_warning",
                "escalated_reminder", "escalated_supervision", "escalated_listed"}
+
+# The states in which the clue page offers the reply form.
+REPLYABLE = frozenset({S.acknowledged, S.rejected_reply})
 
 
 def _own_assignment(report_id: int) -> tuple[Report, Assignment]:
@@ -84,6 +95,11 @@ def inbox():
 @staff_required("unit")
 def clue(report_id: int):
     report, assignment = _own_assignment(report_id)
+    return _clue_page(report, assignment)
+
+
+def _clue_page(report: Report, assignment: Assignment, reply_form: ReplyForm | None = None):
+    """The clue as the unit sees it; `reply_form` is a refused reply shown as submitted."""
     session = get_session()
     attachments = session.exec(select(Attachment).where(Attachment.report_id == report.id)).all()
     replies = session.exec(select(Reply).where(Reply.assignment_id == assignment.id)
@@ -99,9 +115,11 @@ def clue(report_id: int):
         is_current=assignment.is_current, attachments=attachments, replies=replies,
         events=events, labels=EVENT_LABELS, callback=callback,
         status=STATUS_LABELS.get(report.status.value, report.status.value),
+        finding_labels=FINDING_LABELS, review_labels=REVIEW_LABELS,
         items=checklist_texts(session, report.campaign_id),
         action_form=ActionForm(), return_form=ReasonForm(prefix="ret"),
-        extension_form=ExtensionForm(prefix="ext"), reply_form=ReplyForm(prefix="rep"))
+        extension_form=ExtensionForm(prefix="ext"),
+        reply_form=reply_form or ReplyForm(prefix="rep", formdata=None))
 
 
 @bp.post("/unit/clues/<int:report_id>/acknowledge")
@@ -143,7 +161,9 @@ def extension(report_id: int):
 @bp.post("/unit/clues/<int:report_id>/reply")
 @staff_required("unit")
 def reply(report_id: int):
-    _own_assignment(report_id)
+    """A reply with a field left out shows the page again (400) with what was written and
+    each message beside its field; a move the workflow refuses is flashed as before."""
+    report, assignment = _own_assignment(report_id)
     form = ReplyForm(prefix="rep")
     if form.validate_on_submit():
         files = [IncomingFile(f.filename or "", f.read()) for f in form.attachments.data or []
@@ -152,6 +172,9 @@ def reply(report_id: int):
             measures=form.measures.data, accountability=form.accountability.data or "",
             public_text=form.public_text.data, attachments=files,
             success=_("办结回复已提交专班审核。"))
+    elif report.status not in REPLYABLE or not assignment.is_current:
+        flash_errors(form)  # a stale page: there is no reply form to show them on
     else:
-        flash_errors(form)
+        flash(_("办结回复未提交：请按表单中的提示修改后重新提交。"), "error")
+        return _clue_page(report, assignment, reply_form=form), 400
     return redirect(url_for("unit.clue", report_id=report_id))

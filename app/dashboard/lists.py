@@ -16,12 +16,11 @@ from sqlmodel import Session, select
 from app.dashboard.filters import Filters
 from app.dashboard.metrics import conditions
 from intake.models import Report
+from routing.forms import CHANNEL_LABELS
 from routing.models import Assignment, Unit
 from routing.web import STATUS_LABELS
 
 PAGE_SIZE = 50
-CHANNEL_LABELS = {"web": _l("网站"), "sms": _l("短信"), "email": _l("电子邮件"),
-                  "hotline": _l("热线电话"), "inspection": _l("督察检查"), "api": _l("接口")}
 EXPORT_HEADER = (_l("受理编号"), _l("受理时间"), _l("渠道"), _l("问题类别"), _l("清单条目"),
                  _l("区县"), _l("状态"), _l("责任单位"), _l("转办时间"), _l("办理期限"),
                  _l("回复时间"), _l("办结时间"))
