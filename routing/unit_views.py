@@ -43,7 +43,7 @@ bp = Blueprint("unit", __name__, template_folder="templates")
 UNIT_EVENTS = {"dispatched", "acknowledged", "returned", "extension_requested",
                "extension_approved", "extension_refused", "replied", "reply_rejected",
                "reply_approved", "rated", "reopened", "closed", "escalated_warning",
-               "escalated_reminder", "escalated_supervision", "escalated_listed"}
+               "escalated_reminder", "escalated_supervision", "escalated_listed", "deadline_moved"}
 
 # The states in which the clue page offers the reply form.
 REPLYABLE = frozenset({S.acknowledged, S.rejected_reply})

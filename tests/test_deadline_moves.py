@@ -13,6 +13,7 @@ from notices.timeutil import as_utc, to_cst, utcnow
 from routing.deadlines import build_calendar, forget_calendar
 from routing.models import Assignment
 from tests.conftest import csrf_from
+from tests.support.channels import unit_code_of_current_assignment
 from tests.support.flow import file_report
 
 
@@ -73,6 +74,10 @@ def test_a_new_holiday_moves_the_deadline_and_a_make_up_day_brings_it_back(
     back = as_utc(_assignment(db, report).reply_due_at)
     calendar = build_calendar(db)
     assert back < later and calendar.working_days_counted(start, back) == days
+
+    login(make_user("unit", unit_code=unit_code_of_current_assignment(db, report.id)))
+    clue = client.get(f"/unit/clues/{report.id}").get_data(as_text=True)
+    assert clue.count("期限重新计算") == 2  # the unit is told its deadline moved
     forget_calendar()
 
 

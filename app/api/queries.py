@@ -32,7 +32,7 @@ UNIT_EVENTS = frozenset({
     "dispatched", "acknowledged", "returned", "extension_requested", "extension_approved",
     "extension_refused", "replied", "reply_rejected", "reply_approved", "rated", "reopened",
     "closed", "escalated_warning", "escalated_reminder", "escalated_supervision",
-    "escalated_listed"})
+    "escalated_listed", "deadline_moved"})
 HIDDEN_FROM_DESK = frozenset({"pii_revealed"})
 
 
