@@ -341,7 +341,7 @@ def run_cycle(app: Flask, gateways: Gateways, *, batch: int = 50) -> int:
         except Exception:
             delivered = False
             log.exception("outbox delivery cycle failed")
-        sms = gateways.sms
+        sms = _gateway_for(gateways, "sms") if gateways is not None else None
         if isinstance(sms, MediaGateway) and app.extensions["intake"].mms_account:
             try:
                 fetch_due_media(session_factory, sms, app.extensions["intake"],

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from intake.language import as_recorded
 from intake.models import Attachment, Event, MediaStatus, PendingMedia, Report
+from intake.tracking import media_kept_note, media_lost_note, merge_root
 from intake.uploads import StoredFile
 
 MAX_MEDIA = 10  # Twilio sends at most 10 pictures with one message
@@ -58,13 +59,17 @@ def queue_media(session: Session, report: Report, message_sid: str, sids: list[s
 
 
 def keep_media(session: Session, media: PendingMedia, stored: StoredFile) -> None:
-    """Attach a fetched, checked picture to its report (the caller commits)."""
-    session.add(Attachment(report_id=media.report_id, stored_name=stored.stored_name,
+    """Attach a fetched, checked picture to its report (the caller commits); when the
+    report was merged meanwhile (a follow-up "补充照片"), to the report it was merged into,
+    the one a unit handles."""
+    report = merge_root(session, session.get(Report, media.report_id))
+    session.add(Attachment(report_id=report.id, stored_name=stored.stored_name,
                            original_name=f"{media.media_sid}{stored.path.suffix}",
                            content_type=stored.content_type, size=stored.size,
                            sha256=stored.sha256))
     session.add(Event(report_id=media.report_id, kind="media_kept", public=True,
-                      note=as_recorded(media_kept_note), data={"media": media.media_sid}))
+                      note=as_recorded(media_kept_note),
+                      data={"media": media.media_sid, "attached_to": report.id}))
 
 
 def media_lost(session: Session, media: PendingMedia, reason: str) -> None:
@@ -77,12 +82,3 @@ def media_lost(session: Session, media: PendingMedia, reason: str) -> None:
 def media_pending_note(count: int) -> str:
     """The webhook's promise for pictures that will be fetched."""
     return _("随短信发送的 %(n)d 张彩信图片将保存为证据材料，可凭受理编号和查询码查看进度。", n=count)
-
-
-def media_kept_note() -> str:
-    return _("随短信发送的一张彩信图片已保存为证据材料。")
-
-
-def media_lost_note() -> str:
-    return _("随短信发送的一张彩信图片未能接收。如需补充，请在网上“我要举报”页面或通过受理邮箱提交，"
-             "并注明受理编号。")

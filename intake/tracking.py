@@ -10,7 +10,6 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
 from intake.language import localized
-from intake.mms import media_kept_note, media_lost_note
 from intake.models import Event, Report, ReportStatus
 from intake.receipts import check_code
 
@@ -71,6 +70,15 @@ def _step_text(event: Event) -> str:
     if event.kind == "media_failed":
         return media_lost_note()
     return event.note
+
+
+def media_kept_note() -> str:
+    return _("随短信发送的一张彩信图片已保存为证据材料。")
+
+
+def media_lost_note() -> str:
+    return _("随短信发送的一张彩信图片未能接收。如需补充，请在网上“我要举报”页面或通过受理邮箱提交，"
+             "并注明受理编号。")
 
 
 def media_not_kept_note(count: int) -> str:

@@ -51,7 +51,23 @@ class StoredFile:
 
 IMAGE_FORMATS = {"JPEG": ("image/jpeg", "JPEG", ".jpg"), "PNG": ("image/png", "PNG", ".png"),
                  "WEBP": ("image/jpeg", "JPEG", ".jpg"), "GIF": ("image/png", "PNG", ".png"),
-                 "BMP": ("image/png", "PNG", ".png")}
+                 "BMP": ("image/png", "PNG", ".png"), "AVIF": ("image/jpeg", "JPEG", ".jpg"),
+                 "MPO": ("image/jpeg", "JPEG", ".jpg")}
+
+
+# ISO base media brands of still pictures (HEIF/HEIC, AVIF): their EXIF sits in an item
+# inside `mdat`, which the video metadata stripping does not reach.
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1",
+                         b"mif2", b"msf1", b"avif", b"avis", b"miaf"})
+
+
+def is_heif_image(data: bytes) -> bool:
+    """An HEIF-family picture (HEIC, AVIF...) by its major or compatible brands."""
+    if len(data) < 16 or data[4:8] != b"ftyp":
+        return False
+    size = int.from_bytes(data[0:4], "big")
+    brands = [data[8:12]] + [data[i:i + 4] for i in range(16, min(size, len(data), 256), 4)]
+    return any(brand in HEIF_BRANDS for brand in brands)
 
 
 def sniff(data: bytes) -> str | None:
@@ -60,6 +76,8 @@ def sniff(data: bytes) -> str | None:
         return "application/pdf"
     if len(data) > 12 and data[4:8] == b"ftyp":
         brand = data[8:12]
+        if is_heif_image(data):
+            return None  # a still picture in an ISO container, not a video
         return "video/quicktime" if brand == b"qt  " else "video/mp4"
     if data.startswith(b"\x1a\x45\xdf\xa3"):
         return "video/webm"
@@ -257,6 +275,9 @@ def prepare(files: list[IncomingFile], *, max_files: int, max_bytes: int) -> lis
             data, content_type, ext = image
         else:
             content_type = sniff(incoming.data)
+            if content_type is None and is_heif_image(incoming.data):
+                raise UploadError(_l("附件“%(name)s”是 HEIC/HEIF 格式的照片，暂不能接收。请在手机上转为 JPG"
+                                     "（或把相机格式设为“兼容性最佳”）后重新上传。", name=name))
             if content_type is None:
                 raise UploadError(_l("附件“%(name)s”不是可接受的照片、视频或 PDF 文件。", name=name))
             data = incoming.data

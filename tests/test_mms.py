@@ -13,8 +13,9 @@ from app.gateways import build_gateways
 from app.worker import fetch_due_media, run_cycle
 from intake.models import Attachment, Event, MediaStatus, PendingMedia, Report
 from intake.tracking import find_for_tracker, public_view
+from intake.uploads import IncomingFile, UploadError, prepare
 from notices.timeutil import as_utc, utcnow
-from tests.support.files import has_exif, jpeg_with_gps
+from tests.support.files import avif_with_gps, has_exif, heic_like, jpeg_with_gps
 from tests.support.twilio_fake import FakeTwilio
 from tests.test_sms import CODE, TRACKING, post_sms, reply_text, sms_params
 
@@ -193,3 +194,36 @@ def test_an_english_mms_reporter_is_told_in_english(app, db, live_url, twilio):
                                        {sid("ME"): jpeg_with_gps()}))
     assert "1 MMS picture(s) sent with your message will be kept as evidence" in reply
     assert "彩信" not in reply
+
+
+def test_an_avif_picture_is_kept_as_a_jpeg_without_its_location(app, db, live_url, twilio):
+    reply = send(live_url, twilio, mms(twilio, TEXT, {sid("ME"): avif_with_gps()}))
+    report = report_of(db, reply)
+    run_cycle(app, build_gateways(app))
+    [attachment] = rows(db, Attachment, report.id)
+    stored = (app.config["UPLOAD_DIR"] / attachment.stored_name).read_bytes()
+    assert attachment.content_type == "image/jpeg" and stored.startswith(b"\xff\xd8")
+    assert not has_exif(stored) and b"TestCam" not in stored
+
+
+def test_an_heic_picture_is_refused_with_a_way_out_never_stored_as_a_video():
+    with pytest.raises(UploadError) as refused:
+        prepare([IncomingFile("IMG_0001.HEIC", heic_like())], max_files=1, max_bytes=10**6)
+    assert "HEIC/HEIF" in str(refused.value) and "JPG" in str(refused.value)
+
+
+def test_pictures_of_a_follow_up_merged_before_they_arrive_go_to_the_handled_report(
+        app, db, live_url, twilio, make_user):
+    from routing import transitions
+
+    first = report_of(db, send(live_url, twilio, mms(twilio, TEXT, {})))
+    reply = send(live_url, twilio, mms(twilio, "补充照片：" + TEXT, {sid("ME"): jpeg_with_gps()}))
+    follow_up = report_of(db, reply)
+    transitions.merge(db, app.extensions["intake"], follow_up.id, first.tracking_no,
+                      make_user("taskforce"))
+    db.commit()
+    run_cycle(app, build_gateways(app))
+    assert rows(db, Attachment, follow_up.id) == []
+    assert len(rows(db, Attachment, first.id)) == 1  # where the unit handles it
+    assert ("彩信图片已保存", "随短信发送的一张彩信图片已保存为证据材料。") in \
+        tracker_steps(app, db, reply)
