@@ -81,24 +81,13 @@ def assign_all(row: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
-def fill_missing(row: Any, values: dict[str, Any]) -> bool:
-    """Set only the fields the row has no value for (None or empty text): seeding again
-    fills what a newer data file adds, and never undoes an edit made in the app."""
-    changed = False
-    for name, value in values.items():
-        if getattr(row, name) in (None, "") and value not in (None, ""):
-            setattr(row, name, value)
-            changed = True
-    return changed
-
-
 def upsert_campaign(session: Session, campaign_dir: Path, *,
                     overwrite: bool = False) -> tuple[Campaign, int]:
     """Create the campaign, its phases and checklist; returns it and the change count.
 
     A campaign already in the database belongs to the task force, who edit it in the
-    admin: only what is missing is added (checklist items, empty fields), and phases they
-    deleted stay deleted. `overwrite` puts every value back as the files have it.
+    admin: only missing checklist items are added, and phases they deleted stay deleted.
+    `overwrite` puts every value back as the files have it.
     """
     data = read_yaml(campaign_dir / "campaign.yaml")
     changes = 0
@@ -106,14 +95,13 @@ def upsert_campaign(session: Session, campaign_dir: Path, *,
     values = {name: data.get(name) for name in CAMPAIGN_FIELDS}
     values = {k: v if v is not None else ("" if k in ("summary", "notice_text") else v)
               for k, v in values.items()}
-    update = assign_all if overwrite else fill_missing
     created = campaign is None
     if created:
         campaign = Campaign(slug=data["slug"], **values)
         session.add(campaign)
         session.flush()
         changes += 1
-    elif update(campaign, values):
+    elif overwrite and assign_all(campaign, values):
         changes += 1
 
     existing_phases = {p.seq: p for p in session.exec(
@@ -141,7 +129,7 @@ def upsert_campaign(session: Session, campaign_dir: Path, *,
         if row is None:
             session.add(ChecklistItem(campaign_id=campaign.id, number=item.number, **values))
             changes += 1
-        elif update(row, values):
+        elif overwrite and assign_all(row, values):
             changes += 1
     session.flush()
     return campaign, changes

@@ -65,29 +65,33 @@ def test_seeding_again_keeps_the_task_forces_edits_unless_told_to_overwrite(db: 
                      .order_by(Phase.seq)).all()
     makeup = db.get(CalendarOverride, date(2023, 1, 28))  # 春节调休上班 in the shipped table
     original = (campaign.title, list(item.keywords), rule.unit_id, unit.email, len(phases),
-                makeup.workday)
+                makeup.workday, other_unit.name, campaign.summary)
     makeup.workday = False  # the task force's correction on the calendar page
     campaign.title = "专班修改后的标题"
     item.keywords = ["专班新增词"]
     rule.unit_id = other_unit.id
-    unit.email = "edited@xnjt.example"
+    unit.email = None  # the contact left: cleared on purpose
+    other_unit.name = "改名后的" + other_unit.name  # renamed; the data files keep the old name
     db.delete(phases[-1])
-    campaign.summary = ""  # an empty field is filled from the files
+    campaign.summary = ""
     db.commit()
 
-    assert seed_campaign(db, CAMPAIGN_DIR) == 1
+    assert seed_campaign(db, CAMPAIGN_DIR) == 0
     db.commit()
     kept = db.exec(select(Phase).where(Phase.campaign_id == campaign.id)).all()
     assert (campaign.title, item.keywords, rule.unit_id, unit.email, len(kept),
-            makeup.workday) == ("专班修改后的标题", ["专班新增词"], other_unit.id,
-                                "edited@xnjt.example", original[4] - 1, False)
-    assert campaign.summary  # filled in again
+            makeup.workday, campaign.summary) == ("专班修改后的标题", ["专班新增词"],
+                                                  other_unit.id, None, original[4] - 1, False, "")
+    assert other_unit.name.startswith("改名后的")
+    county = CAMPAIGN_DIR.parent / "huangzhong-demo"  # its rules name the renamed units too
+    assert seed_campaign(db, county) > 0
+    db.commit()
 
     assert seed_campaign(db, CAMPAIGN_DIR, overwrite=True) > 0
     db.commit()
     restored = db.exec(select(Phase).where(Phase.campaign_id == campaign.id)).all()
     assert (campaign.title, item.keywords, rule.unit_id, unit.email, len(restored),
-            makeup.workday) == original
+            makeup.workday, other_unit.name, campaign.summary) == original
 
 
 def test_checklist_has_36_items_in_16_groups_and_6_categories(db: Session):
