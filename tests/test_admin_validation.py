@@ -320,6 +320,17 @@ def test_a_unit_contact_that_cannot_receive_notices_is_refused(changes, message,
     assert _events(db, "admin_unit_saved") == []
 
 
+def test_a_units_code_cannot_change_once_created(client, login, make_user, db):
+    login(make_user("admin"))
+    form = _unit_form(client, db)
+    form.update({"code": "hzq2024", "name": "西宁市湟中区交通运输局"})
+    shown = _flashes(client.post("/admin/units", data=form,
+                                 follow_redirects=True).get_data(as_text=True))
+    assert any("单位代码创建后不能修改" in f for f in shown), shown
+    assert _stored_unit(db).name == "湟中区交通运输局"  # nothing saved
+    assert "readonly" in client.get("/admin/units").get_data(as_text=True)
+
+
 def test_a_new_unit_with_a_landline_is_not_created(client, login, make_user, db):
     login(make_user("admin"))
     page = client.get("/admin/units").get_data(as_text=True)

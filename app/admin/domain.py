@@ -177,6 +177,11 @@ def save_unit(session: Session, actor, unit_id: int | None, *, code: str, name: 
     unit = session.get(Unit, unit_id) if unit_id else None
     if unit_id and unit is None:
         raise AdminError(_l("单位不存在。"))
+    if unit is not None and values["code"] != unit.code:
+        # The code is how the data files, the classifier's conflict-of-interest check and
+        # the seeding know the unit: a new code would make them lose it.
+        raise AdminError(_l("单位代码创建后不能修改（分办规则、利益冲突检查和数据文件都按代码识别单位）；"
+                            "如需更名，请只修改名称。"))
     if unit is None:
         unit = Unit(code=values["code"], name=values["name"],
                     short_name=values["short_name"] or values["name"], kind=kind_value)
