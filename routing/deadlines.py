@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,13 @@ from routing.calendar import (
     package_published_years,
     read_table,
 )
-from routing.models import Assignment, CalendarOverride, CalendarYear
+from routing.models import (
+    Assignment,
+    CalendarOverride,
+    CalendarYear,
+    Escalation,
+    EscalationLevel,
+)
 
 DEFAULTS = {
     "dispatch_days": 1, "acknowledge_days": 1, "return_window_days": 2,
@@ -91,32 +97,45 @@ def move_open_deadlines(session: Session, before: WorkCalendar, *,
 
     A deadline is the end of the n-th working day after dispatch: it keeps its n, counted
     on the new calendar, so a day that became a holiday moves it later and a new make-up
-    working day brings it closer (never into the past). Returns how many clues moved; each
-    gets a non-public `deadline_moved` event with the old and new times.
+    working day brings it closer (never before the end of the next working day). Clues in
+    review count too (a reply sent back keeps the deadline). Returns how many clues moved;
+    each gets a `deadline_moved` event with the old and new times.
     """
     after = build_calendar(session)
     now = as_utc(now) if now is not None else utcnow()
-    floor = end_of_day_utc(to_cst(now).date())
+    # Brought closer, a deadline still leaves the unit the next working day in full.
+    floor = end_of_day_utc(after.next_workday(to_cst(now).date() + timedelta(days=1)))
     open_assignments = session.exec(
         select(Assignment).join(Report, Report.id == Assignment.report_id)
-        .where(Assignment.is_current == True, Report.status.in_(WITH_UNIT))).all()  # noqa: E712
+        .where(Assignment.is_current == True,  # noqa: E712
+               Report.status.in_(WITH_UNIT | {S.replied}))).all()  # a reply may come back
     moved = 0
     for assignment in open_assignments:
         start = as_utc(assignment.dispatched_at)
         changes = {}
+        reply_later = False
         for name in DUE_FIELDS:
             due = as_utc(getattr(assignment, name))
             if due <= now:
                 continue  # already passed: what was owed then stays owed
-            new = max(after.add_working_days(start, before.working_days_counted(start, due)),
-                      floor)
+            new = after.add_working_days(start, before.working_days_counted(start, due))
+            if new < due:
+                new = max(new, min(due, floor))
             if new != due:
                 setattr(assignment, name, new)
                 changes[name] = [due.isoformat(), new.isoformat()]
+                reply_later = reply_later or (name == "reply_due_at" and new > due)
         if changes:
             session.add(Event(report_id=assignment.report_id, kind="deadline_moved",
                               public=False, data=changes))
             moved += 1
+        if reply_later:
+            # A later deadline is a new one: its 预警 is owed again before it.
+            for warned in session.exec(select(Escalation).where(
+                    Escalation.assignment_id == assignment.id,
+                    Escalation.level == EscalationLevel.warning,
+                    Escalation.due_kind.in_(("reply", "reply_extended")))):
+                session.delete(warned)
     session.flush()
     return moved
 

@@ -25,7 +25,7 @@ from intake.tracking import PUBLIC_STATUS, merge_root, merged_note, referred_not
 from intake.uploads import IncomingFile, UploadError, discard, prepare, store
 from notices.db import begin_write
 from notices.models import Campaign
-from notices.timeutil import CST, as_utc, utcnow
+from notices.timeutil import CST, as_utc, to_cst, utcnow
 from routing import deadlines, messages
 from routing.models import (
     Assignment,
@@ -556,12 +556,14 @@ def escalate(session: Session, services: IntakeServices, report_id: int, actor: 
     _advance(session, report, "escalate", actor, note=LEVEL_TEXT[level],
              data={"level": level.value, "due_kind": due_kind}, kind=f"escalated_{level.value}")
     unit = session.get(Unit, assignment.unit_id)
+    # Once per deadline: one moved by a calendar change (a new day) may be escalated again.
+    day = to_cst(deadlines.assignment_due(report.status, assignment)[1]).strftime("%Y%m%d")
     notify_unit(session, services, unit, report, purpose=f"escalation_{level.value}",
-                text=LEVEL_TEXT[level], dedupe=f"esc:{assignment.id}:{due_kind}:{level.value}")
+                text=LEVEL_TEXT[level], dedupe=f"esc:{assignment.id}:{due_kind}:{level.value}:{day}")
     if level is not EscalationLevel.warning:
         notify_taskforce(session, services, report, purpose=f"escalation_{level.value}",
                          text=f"{unit.short_name}{LEVEL_TEXT[level]}",
-                         dedupe=f"esc-tf:{assignment.id}:{due_kind}:{level.value}")
+                         dedupe=f"esc-tf:{assignment.id}:{due_kind}:{level.value}:{day}")
     return escalation
 
 

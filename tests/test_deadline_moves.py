@@ -3,7 +3,7 @@ becomes a holiday moves a deadline later, a new make-up working day brings it cl
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
 
@@ -118,4 +118,99 @@ def test_an_imported_holiday_moves_open_deadlines_too(app, db, campaign_id, tmp_
     assert result.exit_code == 0, result.output
     assert "1 open clue(s): deadlines counted again" in result.output
     assert as_utc(_assignment(db, report).reply_due_at) > reply_due
+    forget_calendar()
+
+
+def _current(db, report: Report) -> Assignment:
+    return _assignment(db, report)
+
+
+def test_a_warning_is_owed_again_before_a_deadline_that_moved_later(app, db, campaign_id,
+                                                                    make_user):
+    from routing import transitions
+    from routing.deadlines import move_open_deadlines
+    from routing.models import CalendarOverride, Escalation
+    from routing.sweep import sweep
+
+    services = app.extensions["intake"]
+    report = file_report(app, db, campaign_id)
+    transitions.acknowledge(db, services, report.id, make_user("unit", unit_code="hzq"))
+    db.commit()
+    due = as_utc(_current(db, report).reply_due_at)
+    noon = due - timedelta(hours=12)
+    assert [e[2] for e in sweep(db, services, now=noon).escalations] == ["warning"]
+    db.commit()
+    before = build_calendar(db)
+    db.add(CalendarOverride(day=to_cst(due).date(), workday=False, note="临时放假"))
+    db.flush()
+    assert move_open_deadlines(db, before, now=noon) == 1
+    db.commit()
+    forget_calendar()
+    new_due = as_utc(_current(db, report).reply_due_at)
+    assert new_due > due
+    assert [e[2] for e in sweep(db, services, now=new_due - timedelta(hours=12)).escalations] \
+        == ["warning"]  # the yellow card before the new deadline, not straight to 催办
+    db.commit()
+    assert db.exec(select(Escalation).where(Escalation.report_id == report.id)).all()
+    forget_calendar()
+
+
+def test_brought_closer_a_deadline_still_leaves_the_next_working_day(app, db, campaign_id):
+    from routing.deadlines import move_open_deadlines
+    from routing.models import CalendarOverride
+
+    report = file_report(app, db, campaign_id)
+    assignment = _current(db, report)
+    wednesday = date(2027, 3, 10)
+    wrong = (wednesday + timedelta(days=1), wednesday + timedelta(days=2))  # Thu, Fri
+    for day in wrong:
+        db.add(CalendarOverride(day=day, workday=False, note="误录"))
+    db.flush()
+    before = build_calendar(db)
+    start = datetime(2027, 3, 10, 2, 0, tzinfo=UTC)  # Wednesday 10:00 CST
+    assignment.dispatched_at = start
+    assignment.acknowledge_due_at = before.add_working_days(start, 1)  # Monday 15th
+    assignment.return_due_at = before.add_working_days(start, 2)
+    assignment.reply_due_at = before.add_working_days(start, 10)
+    db.add(assignment)
+    db.flush()
+    for day in wrong:
+        db.get(CalendarOverride, day).workday = True  # corrected on Saturday the 13th
+    db.flush()
+    saturday = datetime(2027, 3, 13, 4, 0, tzinfo=UTC)  # noon CST
+    move_open_deadlines(db, before, now=saturday)
+    db.commit()
+    moved = _current(db, report)
+    after = build_calendar(db)
+    for due in (moved.acknowledge_due_at, moved.return_due_at):
+        day = to_cst(as_utc(due)).date()
+        assert after.is_workday(day) and day == date(2027, 3, 15)  # not Saturday night
+    forget_calendar()
+
+
+def test_a_clue_in_review_is_counted_again_so_a_reply_sent_back_keeps_a_working_day(
+        app, db, campaign_id, make_user):
+    from routing import transitions
+    from routing.deadlines import move_open_deadlines
+    from routing.models import CalendarOverride
+
+    services = app.extensions["intake"]
+    report = file_report(app, db, campaign_id)
+    unit_user = make_user("unit", unit_code="hzq")
+    transitions.acknowledge(db, services, report.id, unit_user)
+    transitions.reply(db, services, report.id, unit_user, finding="属实", measures="已整改",
+                      public_text="已整改。")
+    db.commit()
+    due = as_utc(_current(db, report).reply_due_at)
+    before = build_calendar(db)
+    db.add(CalendarOverride(day=to_cst(due).date(), workday=False, note="临时放假"))
+    db.flush()
+    assert move_open_deadlines(db, before) == 1
+    db.commit()
+    forget_calendar()
+    transitions.review(db, services, report.id, make_user("taskforce"), approve=False,
+                       note="请补充证据")
+    db.commit()
+    day = to_cst(as_utc(_current(db, report).reply_due_at)).date()
+    assert build_calendar(db).is_workday(day) and day > to_cst(due).date()
     forget_calendar()
