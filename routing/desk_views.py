@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -33,10 +32,10 @@ from routing.forms import (
     TriageForm,
 )
 from routing.models import Assignment, Escalation, Reply, ReviewStatus, Unit, UnitKind
-from routing.transitions import TransitionError
 from routing.web import (
     EVENT_LABELS,
     STATUS_LABELS,
+    attempt,
     checklist_texts,
     history,
     run,
@@ -52,20 +51,6 @@ def _unit_choices() -> list[tuple[int | str, str]]:
     units = get_session().exec(select(Unit).where(Unit.is_active == True)  # noqa: E712
                                .order_by(Unit.kind, Unit.id)).all()
     return [("", _("请选择责任单位")), *((u.id, u.name) for u in units)]
-
-
-def _attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> str | None:
-    """Like routing.web.run, but the refusal's message is returned (to be shown next to the
-    form it concerns) instead of flashed; None when the move was made and committed."""
-    session = get_session()
-    session.commit()  # end the read transaction: the transition starts as a writer
-    try:
-        action(session, current_services(), *args, **kwargs)
-        session.commit()
-    except TransitionError as exc:
-        session.rollback()
-        return str(exc.message)
-    return None
 
 
 # The router (routing/policy.py, routing/dispatch.py) explains a triage in English for the
@@ -202,7 +187,7 @@ def triage_decide(report_id: int):
         else:
             transitions.merge(session, services, report_id, form.merge_into.data or "", actor)
 
-    error = _attempt(decide_and_move, report_id, staff)
+    error = attempt(decide_and_move, report_id, staff)
     if error is None:
         flash(_("已处理线索 %(no)s。", no=report.tracking_no), "success")
         return redirect(url_for("desk.triage"))

@@ -50,8 +50,9 @@ def scoped_report_or_404(report_id: int) -> Report:
     return report
 
 
-def run(action: Callable[..., Any], *args: Any, success: str, **kwargs: Any) -> bool:
-    """Run a transition in its own transaction; flash the outcome for the person."""
+def attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> str | None:
+    """Run a transition in its own transaction: None when it was made and committed, else
+    the refusal's message (for the form it concerns)."""
     session = get_session()
     session.commit()  # end the read transaction: the transition starts as a writer
     try:
@@ -59,10 +60,15 @@ def run(action: Callable[..., Any], *args: Any, success: str, **kwargs: Any) -> 
         session.commit()
     except TransitionError as exc:
         session.rollback()
-        flash(str(exc.message), "error")
-        return False
-    flash(success, "success")
-    return True
+        return str(exc.message)
+    return None
+
+
+def run(action: Callable[..., Any], *args: Any, success: str, **kwargs: Any) -> bool:
+    """Run a transition in its own transaction; flash the outcome for the person."""
+    error = attempt(action, *args, **kwargs)
+    flash(error or success, "error" if error else "success")
+    return error is None
 
 
 def flash_errors(form: Any) -> None:
