@@ -7,6 +7,7 @@ from datetime import date
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlmodel import select
 
 from app.dashboard import lists, metrics
 from app.dashboard.cache import TTLCache
@@ -18,6 +19,7 @@ from intake.models import Channel, ReportStatus
 from notices.access import staff_required
 from notices.campaigns import staff_campaign
 from notices.db import db_int, get_session
+from notices.models import ChecklistItem
 from notices.timeutil import to_cst, utcnow
 from routing import deadlines, transitions
 from routing.forms import ActionForm
@@ -26,6 +28,7 @@ from routing.web import STATUS_LABELS
 bp = Blueprint("taskforce", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
 _cache = TTLCache()
+ITEM_SHORT = 14  # characters of an item's text shown next to its number on the chart
 
 LEVEL_LABELS = {"warning": _l("预警"), "reminder": _l("催办"), "supervision": _l("督办"),
                 "listed": _l("挂牌督办"), "none": _l("未督办")}
@@ -144,12 +147,39 @@ def _arg_change(dimension: str, key) -> dict:
     return out
 
 
-def _charts(data: dict, f: Filters) -> dict:
+def item_texts(session, campaign_id: int) -> dict[int, str]:
+    """Checklist item number -> its text, for the item chart's labels (one small query)."""
+    rows = session.exec(select(ChecklistItem.number, ChecklistItem.text)
+                        .where(ChecklistItem.campaign_id == campaign_id)).all()
+    return {int(number): " ".join(text.split()) for number, text in rows}
+
+
+def _short(text: str, limit: int = ITEM_SHORT) -> str:
+    """The first `limit` characters, ending at a clause break when there is one past halfway."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit + 1]
+    cut = max(head.rfind(p) for p in "，。；、：,;:")
+    return (text[:cut] if cut >= limit // 2 else text[:limit]).rstrip("，。；、：,.;: ") + "…"
+
+
+def _charts(data: dict, f: Filters, texts: dict[int, str] | None = None) -> dict:
     def bars(dimension, limit=15):
         rows = data["blocks"][dimension][:limit]
-        return {"type": "bar", "labels": [r["label"] for r in rows],
+        return {"type": "bar", "name": _("线索数"), "labels": [r["label"] for r in rows],
                 "values": [r["count"] for r in rows],
                 "links": [url_for("taskforce.report_list", **r["args"]) for r in rows]}
+
+    def item_bars(limit=36):
+        # "第31项 在上路查处违法车辆过程中…" on the axis, the item's full text in the tooltip.
+        spec = bars("item", limit)
+        rows = data["blocks"]["item"][:limit]
+        known = texts or {}
+        spec["labels"] = [f"{r['label']} {_short(known[r['key']])}" if r["key"] in known
+                          else r["label"] for r in rows]
+        spec["titles"] = [f"{r['label']} {known[r['key']]}" if r["key"] in known
+                          else r["label"] for r in rows]
+        return spec
 
     timing_rows = data["by_unit"]
     return {
@@ -157,7 +187,7 @@ def _charts(data: dict, f: Filters) -> dict:
                   "values": [n for _d, n in data["trend"]], "name": _("线索数")},
         "status": {**bars("status"), "type": "pie"},
         "category": bars("category"), "district": bars("district"), "unit": bars("unit"),
-        "channel": {**bars("channel"), "type": "pie"}, "item": bars("item", 36),
+        "channel": {**bars("channel"), "type": "pie"}, "item": item_bars(),
         "reply_time": {
             "type": "bar", "labels": [name for name, _k, _t in timing_rows],
             "series": [
@@ -179,9 +209,10 @@ def dashboard():
     data = _cache.get_or_compute((campaign.id, f, request.args.get("period")), ttl,
                                  lambda: dashboard_data(session, campaign, f,
                                                         data_source(session)))
+    texts = item_texts(session, campaign.id)
     return render_template(
-        "dashboard/dashboard.html", campaign=campaign, f=f, data=data,
-        charts=_charts(data, f), categories=categories(session, campaign.id),
+        "dashboard/dashboard.html", campaign=campaign, f=f, data=data, item_texts=texts,
+        charts=_charts(data, f, texts), categories=categories(session, campaign.id),
         channels=[(c.value, lists.CHANNEL_LABELS[c.value]) for c in Channel],
         statuses=[(s.value, STATUS_LABELS[s.value]) for s in ReportStatus],
         dimension_labels=DIMENSION_LABELS, level_labels=LEVEL_LABELS, pct=pct, days=days,
