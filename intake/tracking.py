@@ -135,6 +135,20 @@ def merge_root(session: Session, report: Report) -> Report:
     return report
 
 
+def merged_into(session: Session, report_id: int) -> list[Report]:
+    """Every report merged into this one, directly or through another merged report (the
+    other way round from `merge_root`)."""
+    found: list[Report] = []
+    frontier = [report_id]
+    while frontier:
+        rows = session.exec(select(Report).where(Report.duplicate_of_id.in_(frontier),
+                                                 Report.status == ReportStatus.merged)).all()
+        rows = [r for r in rows if r.id != report_id and r not in found]
+        found += rows
+        frontier = [r.id for r in rows]
+    return found
+
+
 def public_view(session: Session, report: Report) -> PublicView:
     """Status and public steps; a merged report also shows the progress and answer of the
     report it was merged into, so its reporter needs no other receipt code."""

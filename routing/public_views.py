@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, send_file, url
 from flask_babel import gettext as _
 
 from intake.models import Attachment, Report
+from intake.tracking import merge_root
 from intake.views import show_tracked_again, tracked_report_id
 from notices.access import current_staff, staff_required
 from notices.campaigns import in_scope
@@ -52,9 +53,11 @@ def attachment(attachment_id: int):
     if item is None:
         abort(404)
     staff = current_staff()
-    if staff.role == "unit" and unit_assignment(db, item.report_id, staff.unit_id) is None:
-        abort(403)
     report = db.get(Report, item.report_id) if item.report_id else None
+    if staff.role == "unit" and (report is None or not any(
+            unit_assignment(db, about.id, staff.unit_id) for about in (
+                report, merge_root(db, report)))):
+        abort(403)  # a unit sees the evidence of its clues, merged duplicates' included
     if report is not None and not in_scope(report.campaign_id):
         abort(404)
     path = current_app.config["UPLOAD_DIR"] / item.stored_name

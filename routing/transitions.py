@@ -21,7 +21,7 @@ from intake.models import Attachment, Event, Kind, Report
 from intake.models import ReportStatus as S
 from intake.registration import IntakeServices
 from intake.sanitize import clean_text
-from intake.tracking import PUBLIC_STATUS, merge_root, merged_note, referred_note
+from intake.tracking import PUBLIC_STATUS, merge_root, merged_into, merged_note, referred_note
 from intake.uploads import IncomingFile, UploadError, discard, prepare, store
 from notices.db import begin_write
 from notices.models import Campaign
@@ -237,7 +237,7 @@ def refer(session: Session, services: IntakeServices, report_id: int, actor: Act
              kind="referred")
     if unit is not None and unit.email:
         notify_unit(session, services, unit, report, purpose="referral", text="移交线索")
-    for told in [report, *_merged_into(session, report.id)]:  # duplicates share its fate
+    for told in [report, *merged_into(session, report.id)]:  # duplicates share its fate
         notify_citizen(session, services, told, purpose="referred",
                        text=messages.referred_text(told, name, name_en))
 
@@ -250,24 +250,11 @@ def not_accept(session: Session, services: IntakeServices, report_id: int, actor
     report = _begin(session, report_id, "not_accept", actor)
     _advance(session, report, "not_accept", actor, public=True, note=reason,
              kind="not_accepted")
-    for told in [report, *_merged_into(session, report.id)]:
+    for told in [report, *merged_into(session, report.id)]:
         if told.kind is Kind.spam:
             continue  # spam gets no answer: the tracker shows the decision to whoever asks
         notify_citizen(session, services, told, purpose="not_accepted",
                        text=messages.not_accepted_text(told, reason))
-
-
-def _merged_into(session: Session, report_id: int) -> list[Report]:
-    """Every report merged into this one, directly or through another merged report."""
-    found: list[Report] = []
-    frontier = [report_id]
-    while frontier:
-        rows = session.exec(select(Report).where(Report.duplicate_of_id.in_(frontier),
-                                                 Report.status == S.merged)).all()
-        rows = [r for r in rows if r.id != report_id and r not in found]
-        found += rows
-        frontier = [r.id for r in rows]
-    return found
 
 
 def merge(session: Session, services: IntakeServices, report_id: int, into_tracking_no: str,
@@ -296,7 +283,7 @@ def merge(session: Session, services: IntakeServices, report_id: int, into_track
                                               Reply.review_status == ReviewStatus.approved)
                           .order_by(Reply.id.desc())).first()
     if answer is not None:  # answered already: no later approval will tell these citizens
-        for duplicate in [report, *_merged_into(session, report.id)]:
+        for duplicate in [report, *merged_into(session, report.id)]:
             notify_citizen(session, services, duplicate, purpose="result",
                            text=messages.merged_result_text(duplicate, target,
                                                             answer.public_text))
@@ -461,7 +448,7 @@ def review(session: Session, services: IntakeServices, report_id: int, actor: Ac
              data={"reply_id": answer.id}, kind="reply_approved")
     notify_citizen(session, services, report, purpose="result",
                    text=messages.result_text(report, answer.public_text))
-    for duplicate in _merged_into(session, report.id):
+    for duplicate in merged_into(session, report.id):
         notify_citizen(session, services, duplicate, purpose="result",
                        text=messages.merged_result_text(duplicate, report, answer.public_text))
     return answer

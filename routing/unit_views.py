@@ -10,6 +10,7 @@ from intake.models import Attachment, Report, Reporter
 from intake.models import ReportStatus as S
 from intake.pii import mask_phone
 from intake.services import current_services
+from intake.tracking import merged_into
 from intake.uploads import IncomingFile
 from notices.access import current_staff, staff_required
 from notices.db import get_session
@@ -101,7 +102,10 @@ def clue(report_id: int):
 def _clue_page(report: Report, assignment: Assignment, reply_form: ReplyForm | None = None):
     """The clue as the unit sees it; `reply_form` is a refused reply shown as submitted."""
     session = get_session()
-    attachments = session.exec(select(Attachment).where(Attachment.report_id == report.id)).all()
+    # The evidence of reports merged into this one is the unit's to see too.
+    evidence = [report.id, *(r.id for r in merged_into(session, report.id))]
+    attachments = session.exec(select(Attachment).where(Attachment.report_id.in_(evidence))
+                               .order_by(Attachment.id)).all()
     replies = session.exec(select(Reply).where(Reply.assignment_id == assignment.id)
                            .order_by(Reply.id)).all()
     callback = None

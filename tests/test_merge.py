@@ -226,3 +226,29 @@ def test_spam_is_refused_without_an_answer(app, db, make_user, campaign_id):
     # A genuine report the task force merged into it is still told.
     assert len(_messages(app, db, genuine.id, "not_accepted")) == 1
     db.rollback()
+
+
+def test_the_unit_handling_a_report_sees_the_evidence_of_its_merged_duplicates(
+        app, db, client, login, make_user, campaign_id):
+    from intake.models import Attachment, Channel
+    from intake.registration import Submission, register
+    from intake.uploads import IncomingFile
+    from tests.support.files import jpeg_with_gps
+
+    services = app.extensions["intake"]
+    first = file_report(app, db, campaign_id)  # dispatched to 湟中区交通运输局 (hzq)
+    photo = register(db, Submission(
+        campaign_id=campaign_id, channel=Channel.web, text=DUPLICATE, anonymous=True,
+        attachments=[IncomingFile("现场.jpg", jpeg_with_gps())]), services).report
+    db.commit()
+    t.merge(db, services, photo.id, first.tracking_no, make_user("taskforce"))
+    db.commit()
+    [evidence] = db.exec(select(Attachment).where(Attachment.report_id == photo.id)).all()
+
+    login(make_user("unit", unit_code="hzq"))
+    clue = client.get(f"/unit/clues/{first.id}").get_data(as_text=True)
+    assert f"/attachments/{evidence.id}" in clue
+    assert client.get(f"/attachments/{evidence.id}").status_code == 200
+
+    login(make_user("unit", unit_code="dtx"))  # another unit: not its clue
+    assert client.get(f"/attachments/{evidence.id}").status_code == 403
