@@ -244,6 +244,7 @@ def track():
         number = request.args.get("no", "").strip()[:40]
         if number:
             form.tracking_no.data = number
+    form.receipt_code.data = ""  # the code is never sent back in a page
     return render_template("intake/track.html", form=form, view=view, rated=rated,
                            can_rate=can_rate, wrong=wrong,
                            campaign=_campaign_of_number(

@@ -32,15 +32,15 @@ def rate():
     if form.validate_on_submit():
         if run(transitions.rate, report_id, form.rating.data, channel="web",
                note=form.note.data or "", success=_("感谢您的评价。")):
-            tracked_report_id(forget=True)  # rated once: no rating form is left open
+            # Rated once: no rating form is left open, and the report is shown this once
+            # more. A refused rating shows nothing again: the lookup's key must not become
+            # a way to reopen the report without its number and code.
+            tracked_report_id(forget=True)
             show_tracked_again(report_id, form.rating.data)
-        else:  # e.g. rated meanwhile by SMS: the report as it now stands
-            show_tracked_again(report_id)
     elif form.csrf_token.errors:
         flash(_("页面已过期，请重新查询后再评价。"), "error")
     else:
         flash_errors(form)
-        show_tracked_again(report_id)  # the rating form again, beside its message
     return redirect(url_for("intake.track"))
 
 

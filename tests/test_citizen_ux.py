@@ -155,12 +155,32 @@ def test_after_a_satisfied_rating_the_tracker_says_it_is_closed(app, client, db,
     assert number in seen and "已办结" in seen and "本件已办结" in seen
 
 
-def test_a_refused_rating_shows_the_report_and_the_rating_form_again(app, client, db,
-                                                                  make_user):
+def test_a_refused_rating_says_why_and_shows_no_report_without_its_code(app, client, db,
+                                                                       make_user):
     number, code = _answered(app, db, client, make_user)
     page = _rate(client, number, code, None).get_data(as_text=True)
-    assert "请选择评价" in page and number in page and 'id="rating-form"' in page
-    assert code not in page
+    assert "请选择评价" in page
+    assert 'id="tracked"' not in page and number not in text_of(page) and code not in page
+
+
+def test_the_lookup_key_never_reopens_a_report_on_a_shared_computer(client, db):
+    post_report(client)
+    number, code = receipt_of(client)
+    assert track(client, number, code).status_code == 200
+    for data in ({}, {"rate-rating": "满意"}):  # nothing chosen; a report not awaiting rating
+        token = csrf_from(client.get("/track").get_data(as_text=True))
+        page = client.post("/track/rate", data={"csrf_token": token, **data},
+                           follow_redirects=True).get_data(as_text=True)
+        assert 'id="tracked"' not in page and number not in text_of(page)
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_the_tracker_never_sends_the_receipt_code_back(client, right):
+    post_report(client)
+    number, code = receipt_of(client)
+    typed = code if right else code[:-1] + ("0" if code[-1] != "0" else "1")
+    page = track(client, number, typed).get_data(as_text=True)
+    assert typed not in page and typed.replace("-", "") not in page
 
 
 def test_the_rating_form_is_not_shown_again_once_the_lookup_window_is_over(
