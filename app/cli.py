@@ -105,8 +105,8 @@ def init_app(app: Flask) -> None:
                        for folder in folders}
             created = seed_demo_staff(session)
         for name, count in changes.items():
-            click.echo(f"campaign {name}: {count} rows created or "
-                       f"{'overwritten' if overwrite else 'filled in'}")
+            click.echo(f"campaign {name}: {count} rows "
+                       f"{'created or overwritten' if overwrite else 'created'}")
         if created:
             click.echo("demo staff accounts (passwords shown once, keep them):")
             for username, role, password in created:
