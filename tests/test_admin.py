@@ -140,12 +140,12 @@ def test_gazetteer_page_saves_a_valid_file_and_refuses_a_broken_one(app, client,
     assert db.exec(select(Event).where(Event.kind == "admin_gazetteer_saved")).first()
 
 
-def _campaign_form(client, db):
-    """The campaign page's current form values, and the page."""
+def _campaign_form(client, db) -> dict:
+    """The campaign page's form as it stands (what an unchanged save would post)."""
     import html as html_lib
 
     page = client.get("/admin/campaign").get_data(as_text=True)
-    campaign = db.exec(select(Campaign)).first()
+    campaign = db.exec(select(Campaign).order_by(Campaign.id)).first()
 
     def area(name):
         return html_lib.unescape(re.search(rf'name="{name}">(.*?)</textarea>', page, re.S).group(1))

@@ -17,6 +17,7 @@ from intake.models import Event
 from notices.models import Campaign
 from routing.models import Unit
 from tests.conftest import csrf_from
+from tests.test_admin import _campaign_form
 
 FLASH_RE = re.compile(r'<div class="flash flash-(\w+)" role="status">(.*?)</div>', re.S)
 
@@ -135,19 +136,6 @@ def test_a_shared_name_marked_ambiguous_is_saved_and_audited_with_hash_and_names
 
 
 # -- escalation thresholds ---------------------------------------------------------------
-
-def _campaign_form(client, db) -> dict:
-    page = client.get("/admin/campaign").get_data(as_text=True)
-    campaign = db.exec(select(Campaign).order_by(Campaign.id)).first()
-
-    def area(name):
-        return html_lib.unescape(re.search(rf'name="{name}">(.*?)</textarea>', page, re.S).group(1))
-
-    return {"csrf_token": csrf_from(page), "campaign_id": str(campaign.id),
-            "title": campaign.title, "short_title": campaign.short_title,
-            "summary": campaign.summary, "notice_text": campaign.notice_text,
-            "channels_yaml": area("channels_yaml"), "phases_yaml": area("phases_yaml")}
-
 
 def _stored_campaign(db) -> Campaign:
     db.commit()

@@ -65,6 +65,18 @@ def _selected_unit(card, report_id: int) -> tuple[str, str]:
     return option.get("value"), _text(option)
 
 
+def _decide(desk, rid: int, *, action: str, items: str = "", unit: str = "", note=None,
+            token: str | None = None, **kwargs):
+    """Post one triage card as the desk would (kind complaint, no district)."""
+    if token is None:
+        token = csrf_from(desk.get("/taskforce/triage").get_data(as_text=True))
+    data = {"csrf_token": token, f"r{rid}-action": action, f"r{rid}-items": items,
+            f"r{rid}-kind": "complaint", f"r{rid}-district": "", f"r{rid}-unit_id": unit}
+    if note is not None:
+        data[f"r{rid}-note"] = note
+    return desk.post(f"/taskforce/triage/{rid}", data=data, **kwargs)
+
+
 def _fresh(db: Session, report_id: int) -> Report:
     db.commit()
     db.expire_all()
@@ -97,11 +109,7 @@ def test_triage_card_without_suggestion_preselects_no_unit(desk, vague):
 def test_refused_triage_keeps_the_refusal_and_shows_the_error_on_the_card(desk, db, vague):
     rid = vague.id
     zfjd = unit_id(db, "zfjd")
-    page = desk.get("/taskforce/triage").get_data(as_text=True)
-    response = desk.post(f"/taskforce/triage/{rid}", data={
-        "csrf_token": csrf_from(page), f"r{rid}-action": "not_accept", f"r{rid}-items": "",
-        f"r{rid}-kind": "complaint", f"r{rid}-district": "", f"r{rid}-unit_id": str(zfjd),
-        f"r{rid}-note": ""})
+    response = _decide(desk, rid, action="not_accept", unit=str(zfjd), note="")
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     card = _card(page, rid)
@@ -112,20 +120,15 @@ def test_refused_triage_keeps_the_refusal_and_shows_the_error_on_the_card(desk, 
     assert vague.tracking_no in _errors_on_top(page)[0]
     assert _fresh(db, rid).status is S.triage
 
-    response = desk.post(f"/taskforce/triage/{rid}", data={
-        "csrf_token": csrf_from(page), f"r{rid}-action": "not_accept", f"r{rid}-items": "",
-        f"r{rid}-kind": "complaint", f"r{rid}-district": "", f"r{rid}-unit_id": str(zfjd),
-        f"r{rid}-note": "内容不具体，无法核实"}, follow_redirects=True)
+    response = _decide(desk, rid, action="not_accept", unit=str(zfjd), note="内容不具体，无法核实",
+                       token=csrf_from(page), follow_redirects=True)
     assert "已处理线索" in response.get_data(as_text=True)
     assert _fresh(db, rid).status is S.not_accepted
 
 
 def test_dispatch_needs_a_unit_chosen(desk, db, vague):
     rid = vague.id
-    page = desk.get("/taskforce/triage").get_data(as_text=True)
-    response = desk.post(f"/taskforce/triage/{rid}", data={
-        "csrf_token": csrf_from(page), f"r{rid}-action": "dispatch", f"r{rid}-items": "8",
-        f"r{rid}-kind": "complaint", f"r{rid}-district": "", f"r{rid}-unit_id": ""})
+    response = _decide(desk, rid, action="dispatch", items="8")
     assert response.status_code == 400
     card = _card(response.get_data(as_text=True), rid)
     assert "请选择责任单位" in _field_error(card, f"r{rid}-unit_id")
@@ -137,11 +140,7 @@ def test_dispatch_needs_a_unit_chosen(desk, db, vague):
 def test_a_refusal_from_the_workflow_is_shown_beside_its_field(desk, db, vague):
     """Refer to a unit of the bureau: the transition refuses; the message sits by the unit."""
     rid = vague.id
-    page = desk.get("/taskforce/triage").get_data(as_text=True)
-    response = desk.post(f"/taskforce/triage/{rid}", data={
-        "csrf_token": csrf_from(page), f"r{rid}-action": "refer", f"r{rid}-items": "",
-        f"r{rid}-kind": "complaint", f"r{rid}-district": "",
-        f"r{rid}-unit_id": str(unit_id(db, "hzq"))})
+    response = _decide(desk, rid, action="refer", unit=str(unit_id(db, "hzq")))
     assert response.status_code == 400
     card = _card(response.get_data(as_text=True), rid)
     assert "移交只能交给外部单位" in _field_error(card, f"r{rid}-unit_id")
@@ -151,11 +150,8 @@ def test_a_refusal_from_the_workflow_is_shown_beside_its_field(desk, db, vague):
 
 def test_bad_item_numbers_are_shown_beside_the_items(desk, db, vague):
     rid = vague.id
-    page = desk.get("/taskforce/triage").get_data(as_text=True)
-    response = desk.post(f"/taskforce/triage/{rid}", data={
-        "csrf_token": csrf_from(page), f"r{rid}-action": "dispatch", f"r{rid}-items": "8,99",
-        f"r{rid}-kind": "complaint", f"r{rid}-district": "",
-        f"r{rid}-unit_id": str(unit_id(db, "hzq"))})
+    response = _decide(desk, rid, action="dispatch", items="8,99",
+                       unit=str(unit_id(db, "hzq")))
     assert response.status_code == 400
     card = _card(response.get_data(as_text=True), rid)
     assert "清单条目须为1至36的数字" in _field_error(card, f"r{rid}-items")

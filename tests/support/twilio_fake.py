@@ -77,12 +77,19 @@ class FakeTwilio:
                 return (self.headers.get("Authorization") == f"Basic {expected}"
                         and account == fake.account_sid)
 
-            def _media_parts(self) -> list[str] | None:
+            def _media_sid(self, suffix: str = "") -> str | None:
+                """The MediaSid of an authorised request for .../Media/{sid}{suffix}; anything
+                else is answered here (404 or 401) and gives None."""
                 parts = self.path.split("?", 1)[0].strip("/").split("/")
-                if (len(parts) == 7 and parts[:2] == ["2010-04-01", "Accounts"]
-                        and parts[3] == "Messages" and parts[5] == "Media"):
-                    return parts
-                return None
+                if not (len(parts) == 7 and parts[:2] == ["2010-04-01", "Accounts"]
+                        and parts[3] == "Messages" and parts[5] == "Media"
+                        and parts[6].endswith(suffix)):
+                    self._reply(404, {"code": 20404, "status": 404})
+                    return None
+                if not self._authorised(parts[2]):
+                    self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                    return None
+                return parts[6].removesuffix(suffix) if suffix else parts[6]
 
             def do_GET(self) -> None:  # noqa: N802
                 if self.path.startswith("/media-host/"):
@@ -97,36 +104,28 @@ class FakeTwilio:
                     self.end_headers()
                     self.wfile.write(data)
                     return
-                parts = self._media_parts()
-                if parts is None:
-                    self._reply(404, {"code": 20404, "status": 404})
-                    return
-                if not self._authorised(parts[2]):
-                    self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                sid = self._media_sid()
+                if sid is None:
                     return
                 with fake._lock:
-                    fake.media_fetches.append(parts[6])
+                    fake.media_fetches.append(sid)
                 if fake.media_status:
                     self._reply(fake.media_status, {"code": 20404, "status": fake.media_status})
                     return
-                if parts[6] not in fake.media or parts[6] in fake.deleted:
+                if sid not in fake.media or sid in fake.deleted:
                     self._reply(404, {"code": 20404, "status": 404})
                     return
                 self.send_response(307)
-                self.send_header("Location", f"{fake.base_url}/media-host/{parts[6]}")
+                self.send_header("Location", f"{fake.base_url}/media-host/{sid}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def do_DELETE(self) -> None:  # noqa: N802
-                parts = self._media_parts()
-                if parts is None or not parts[6].endswith(".json"):
-                    self._reply(404, {"code": 20404, "status": 404})
-                    return
-                if not self._authorised(parts[2]):
-                    self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                sid = self._media_sid(".json")
+                if sid is None:
                     return
                 with fake._lock:
-                    fake.deleted.append(parts[6].removesuffix(".json"))
+                    fake.deleted.append(sid)
                 self.send_response(204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -142,10 +141,7 @@ class FakeTwilio:
                     self._reply(404, {"code": 20404, "message": "The requested resource was "
                                       "not found", "status": 404})
                     return
-                expected = base64.b64encode(
-                    f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
-                if (self.headers.get("Authorization") != f"Basic {expected}"
-                        or parts[2] != fake.account_sid):
+                if not self._authorised(parts[2]):
                     self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
                     return
                 if fake.failure == 400:
