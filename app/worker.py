@@ -232,9 +232,9 @@ def fetch_due_media(session_factory: SessionFactory, gateway: MediaGateway,
     """Fetch due MMS pictures, check them like web uploads and attach them to their
     reports; returns how many were kept. A kept picture is then deleted at the provider.
 
-    A picture that is gone, too large or not a photo, video or PDF by content fails at once; an unreachable
-    provider is retried with backoff like an outbox message. Either end is told to the
-    citizen's tracker and the task force (`media_kept` / `media_failed` events).
+    A picture that is gone, too large, or not a photo, video or PDF by content fails at
+    once; an unreachable provider is retried with backoff like an outbox message. Either
+    end is told to the citizen's tracker and the task force (`media_kept` / `media_failed`).
     """
     now = as_utc(now) if now is not None else utcnow()
     claimed = claim_due(session_factory, batch=batch, now=now, lease=lease, table=_MEDIA,

@@ -65,7 +65,8 @@ def add_campaign_to_urls(endpoint: str, values: dict) -> None:
 
 # ---- SMS numbers and e-mail addresses ------------------------------------------------
 
-def _digits(number: str) -> str:
+def sms_digits(number: str) -> str:
+    """A number as the SMS webhook compares them: digits only, without China's 86."""
     digits = re.sub(r"\D", "", number or "")
     return digits[2:] if digits.startswith("86") and len(digits) > 11 else digits
 
@@ -79,8 +80,8 @@ def _publisher(db: Session, channel: str, matches: Callable[[str], bool]) -> Cam
 def campaign_for_number(db: Session, number: str | None) -> Campaign | None:
     """The campaign that publishes this SMS service number (even if it has ended, so that
     the sender is told so), else the default campaign."""
-    wanted = _digits(number or "")
-    return (wanted and _publisher(db, "sms", lambda value: _digits(value) == wanted)) \
+    wanted = sms_digits(number or "")
+    return (wanted and _publisher(db, "sms", lambda value: sms_digits(value) == wanted)) \
         or default_campaign(db)
 
 

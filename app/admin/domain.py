@@ -22,7 +22,7 @@ from app.models import Role, User
 from intake.models import Event
 from intake.registration import DISTRICTS, RegistrationError, normalise_email, normalise_phone
 from intake.sanitize import clean_text
-from notices.campaigns import _digits as sms_digits  # the SMS webhook's notion of "same number"
+from notices.campaigns import sms_digits
 from notices.db import begin_write
 from notices.models import Campaign, ChecklistItem, Phase
 from notices.timeutil import as_date
@@ -636,8 +636,6 @@ def _ambiguous_names(entries: list) -> set[str]:
 
 def _place_names(entry, where: str) -> list[str]:
     """The names an entry of a place list stands for: a text, or {name:, aliases: [...]}."""
-    if isinstance(entry, str):
-        return [_gazetteer_name(entry, where)]
     if isinstance(entry, dict) and isinstance(entry.get("name"), str):
         name = _gazetteer_name(entry["name"], where)
         aliases = entry.get("aliases") or []
@@ -645,9 +643,7 @@ def _place_names(entry, where: str) -> list[str]:
             raise AdminError(_l("%(where)s下“%(name)s”的 aliases 须为列表，例如 aliases: [简称]，"
                                 "未保存。", where=where, name=name))
         return [name, *(_gazetteer_name(a, where) for a in aliases)]
-    raise AdminError(_l("%(where)s下的一项“%(entry)s”不是地名：每一项须为地名文字，或写成 "
-                        "{name: 地名, aliases: [简称]}，未保存。",
-                        where=where, entry=_entry_text(entry)))
+    return [_gazetteer_name(entry, where)]  # a text; anything else is refused there
 
 
 def _gazetteer_name(value, where: str) -> str:
