@@ -28,6 +28,7 @@ from routing.deadlines import (
 from routing.dispatch import forget_rules
 from routing.forms import ActionForm
 from routing.models import CalendarOverride, RoutingAction, RoutingRule, Unit, UnitKind
+from routing.transitions import unfit_unit
 from routing.web import checklist_texts
 
 bp = Blueprint("settings", __name__, template_folder="templates")
@@ -104,12 +105,8 @@ def _unit_error(action: str, unit_id: int | None, units: dict[int, Unit]) -> str
     unit = units.get(unit_id) if unit_id is not None else None
     if unit is None:  # a stale form or a crafted POST: not one of the active units offered
         return _("请从列表中选择一个启用中的单位。")
-    external = unit.kind is UnitKind.external
-    if action == RoutingAction.dispatch.value and external:
-        return _("转办只能交给本系统内的单位；外部单位（如交警部门）请选择“移交”。")
-    if action == RoutingAction.refer.value and not external:
-        return _("移交只能交给外部单位（如交警部门）；本系统内的单位请用转办。")
-    return None
+    problem = unfit_unit(action, unit)
+    return str(problem) if problem is not None else None
 
 
 def _rule_values(rule: RoutingRule) -> dict:

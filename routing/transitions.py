@@ -12,6 +12,7 @@ from datetime import datetime, time
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -205,13 +206,24 @@ def _unit(session: Session, unit_id: int) -> Unit:
 
 # -- intake desk ----------------------------------------------------------------------
 
+def unfit_unit(action: str, unit: Unit) -> LazyString | None:
+    """Why `action` ("dispatch" or "refer") cannot go to `unit`, or None:
+    dispatch is for units in this system, referral for outside bodies."""
+    external = unit.kind is UnitKind.external
+    if action == "dispatch" and external:
+        return _l("转办只能交给本系统内的单位；外部单位（如交警部门）请选择“移交”。")
+    if action == "refer" and not external:
+        return _l("移交只能交给外部单位（如交警部门）；本系统内的单位请用转办。")
+    return None
+
+
 def dispatch(session: Session, services: IntakeServices, report_id: int, unit_id: int,
              actor: Actor, *, note: str = "") -> Assignment:
     """转办 to a unit with fresh deadlines; the unit's contacts are told (no reporter PII)."""
     report = _begin(session, report_id, "dispatch", actor)
     unit = _unit(session, unit_id)
-    if unit.kind is UnitKind.external:
-        raise TransitionError(_l("外部单位请使用“移交”。"))
+    if (problem := unfit_unit("dispatch", unit)) is not None:
+        raise TransitionError(problem)
     assignment = _new_assignment(session, report, unit, actor)
     _advance(session, report, "dispatch", actor, public=True, note="",
              data={"unit_id": unit.id, "unit": unit.name, "note": clean_text(note)[:500],
@@ -228,8 +240,8 @@ def refer(session: Session, services: IntakeServices, report_id: int, actor: Act
     report = _begin(session, report_id, "refer", actor)
     unit = _unit(session, unit_id) if unit_id else session.exec(
         select(Unit).where(Unit.kind == UnitKind.external)).first()
-    if unit is not None and unit.kind is not UnitKind.external:
-        raise TransitionError(_l("移交只能交给外部单位（如交警部门）；本系统内的单位请用转办。"))
+    if unit is not None and (problem := unfit_unit("refer", unit)) is not None:
+        raise TransitionError(problem)
     name, name_en = (unit.name, unit.name_en) if unit else (None, None)
     public_note = as_recorded(lambda: referred_note(name))
     _advance(session, report, "refer", actor, public=True, note=public_note,
