@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from sqlmodel import select
 
 from intake.models import Attachment, Report, Reporter
-from intake.models import ReportStatus as S
 from intake.pii import mask_phone
 from intake.services import current_services
 from intake.tracking import merged_into
@@ -27,7 +26,7 @@ from routing.forms import (
 )
 from routing.models import Assignment, Reply, Unit
 from routing.overdue import is_overdue
-from routing.scope import unit_assignment
+from routing.scope import UNIT_EVENTS, unit_assignment
 from routing.web import (
     EVENT_LABELS,
     STATUS_LABELS,
@@ -40,14 +39,9 @@ from routing.web import (
 
 bp = Blueprint("unit", __name__, template_folder="templates")
 
-# Events a unit may see in the history; everything else is the task force's business.
-UNIT_EVENTS = {"dispatched", "acknowledged", "returned", "extension_requested",
-               "extension_approved", "extension_refused", "replied", "reply_rejected",
-               "reply_approved", "rated", "reopened", "closed", "escalated_warning",
-               "escalated_reminder", "escalated_supervision", "escalated_listed", "deadline_moved"}
 
 # The states in which the clue page offers the reply form.
-REPLYABLE = frozenset({S.acknowledged, S.rejected_reply})
+REPLYABLE = transitions.MOVES["reply"].sources
 
 
 def _own_assignment(report_id: int) -> tuple[Report, Assignment]:

@@ -20,19 +20,13 @@ from intake.models import ReportStatus as S
 from notices.timeutil import iso_cst, utcnow
 from routing.models import Assignment, Escalation, Reply, Unit
 from routing.overdue import is_overdue
-from routing.scope import unit_assignment, unit_report_ids
+from routing.scope import UNIT_EVENTS, unit_assignment, unit_report_ids
 from routing.transitions import OPEN, WITH_UNIT, current_assignment
 from routing.web import unit_text
 
 DESK = frozenset({"taskforce", "admin"})
 READERS = DESK | {"unit"}
 MAX_LIMIT = 200
-# Events a unit may see (as routing.unit_views.UNIT_EVENTS); desk users see all but PII views.
-UNIT_EVENTS = frozenset({
-    "dispatched", "acknowledged", "returned", "extension_requested", "extension_approved",
-    "extension_refused", "replied", "reply_rejected", "reply_approved", "rated", "reopened",
-    "closed", "escalated_warning", "escalated_reminder", "escalated_supervision",
-    "escalated_listed", "deadline_moved"})
 HIDDEN_FROM_DESK = frozenset({"pii_revealed"})
 
 

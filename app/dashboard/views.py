@@ -7,7 +7,6 @@ from datetime import date
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlmodel import select
 
 from app.dashboard import lists, metrics
 from app.dashboard.cache import TTLCache
@@ -19,11 +18,10 @@ from intake.models import Channel, ReportStatus
 from notices.access import staff_required
 from notices.campaigns import staff_campaign
 from notices.db import db_int, get_session
-from notices.models import ChecklistItem
 from notices.timeutil import to_cst, utcnow
 from routing import deadlines, transitions
 from routing.forms import ActionForm
-from routing.web import STATUS_LABELS
+from routing.web import STATUS_LABELS, checklist_texts
 
 bp = Blueprint("taskforce", __name__, template_folder="templates")
 DESK = ("taskforce", "admin")
@@ -147,13 +145,6 @@ def _arg_change(dimension: str, key) -> dict:
     return out
 
 
-def item_texts(session, campaign_id: int) -> dict[int, str]:
-    """Checklist item number -> its text, for the item chart's labels (one small query)."""
-    rows = session.exec(select(ChecklistItem.number, ChecklistItem.text)
-                        .where(ChecklistItem.campaign_id == campaign_id)).all()
-    return {int(number): " ".join(text.split()) for number, text in rows}
-
-
 def _short(text: str, limit: int = ITEM_SHORT) -> str:
     """The first `limit` characters, ending at a clause break when there is one past halfway."""
     if len(text) <= limit:
@@ -209,7 +200,8 @@ def dashboard():
     data = _cache.get_or_compute((campaign.id, f, request.args.get("period")), ttl,
                                  lambda: dashboard_data(session, campaign, f,
                                                         data_source(session)))
-    texts = item_texts(session, campaign.id)
+    texts = {number: " ".join(item.text.split())  # the item chart's labels and table
+             for number, item in checklist_texts(session, campaign.id).items()}
     return render_template(
         "dashboard/dashboard.html", campaign=campaign, f=f, data=data, item_texts=texts,
         charts=_charts(data, f, texts), categories=categories(session, campaign.id),
