@@ -17,6 +17,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from intake.registration import DISTRICTS
 
+# Intake's vocabulary as staff read it (the triage desk, the hotline console, dashboards).
+# The classifier's agency head; "none" when it did not decide.
+AGENCY_LABELS = {"transport": _l("交通运输"), "police": _l("公安交警"), "none": _l("未识别")}
+CHANNEL_LABELS = {"web": _l("网站"), "sms": _l("短信"), "email": _l("电子邮件"),
+                  "hotline": _l("热线电话"), "inspection": _l("督察检查"), "api": _l("接口")}
 DISTRICT_CHOICES = [("", _l("不清楚 / 不在列表中"))] + [(d, d) for d in DISTRICTS]
 
 

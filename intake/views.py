@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from intake.forms import CallForm, ReportForm, TrackForm
+from intake.forms import AGENCY_LABELS, CallForm, ReportForm, TrackForm
 from intake.language import reading_english
 from intake.models import Channel, Report
 from intake.outbox import Message, MessageChannel
@@ -304,5 +304,5 @@ def console():
                                          Report.channel.in_([Channel.hotline, Channel.inspection]))
                     .order_by(Report.received_at.desc()).limit(200)).all()
     return render_template("intake/calls.html", form=form, saved=saved, today=today,
-                           status_labels=PUBLIC_STATUS), \
+                           status_labels=PUBLIC_STATUS, agency_labels=AGENCY_LABELS), \
         (400 if request.method == "POST" and saved is None else 200)

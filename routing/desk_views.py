@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlmodel import select
 
+from intake.forms import AGENCY_LABELS, CHANNEL_LABELS
 from intake.models import Attachment, Event, Kind, Report, Reporter
 from intake.models import ReportStatus as S
 from intake.pii import mask_email, mask_name, mask_phone
@@ -20,8 +21,6 @@ from notices.timeutil import utcnow
 from routing import transitions
 from routing.dispatch import decide
 from routing.forms import (
-    AGENCY_LABELS,
-    CHANNEL_LABELS,
     FINDING_LABELS,
     KIND_LABELS,
     REVIEW_LABELS,

@@ -30,11 +30,6 @@ REVIEW_LABELS = {ReviewStatus.pending: _l("待审核"), ReviewStatus.approved: _
 KINDS = [("complaint", _l("投诉")), ("tip", _l("举报")), ("inquiry", _l("咨询")),
          ("praise", _l("表扬")), ("spam", _l("垃圾信息")), ("invalid", _l("无效"))]
 KIND_LABELS = dict(KINDS)
-# The classifier's agency head; "none" when it did not decide.
-AGENCY_LABELS = {"transport": _l("交通运输"), "police": _l("公安交警"), "none": _l("未识别")}
-# The same words as the dashboard's channel labels (app/dashboard/lists.py).
-CHANNEL_LABELS = {"web": _l("网站"), "sms": _l("短信"), "email": _l("电子邮件"),
-                  "hotline": _l("热线电话"), "inspection": _l("督察检查"), "api": _l("接口")}
 
 
 class ActionForm(FlaskForm):

@@ -10,11 +10,12 @@ import lxml.html
 import pytest
 from sqlmodel import Session, select
 
+from intake.forms import AGENCY_LABELS
 from intake.models import Channel, Report
 from intake.models import ReportStatus as S
 from routing import transitions as t
 from routing.desk_views import triage_reason
-from routing.forms import AGENCY_LABELS, KIND_LABELS
+from routing.forms import KIND_LABELS
 from tests.conftest import csrf_from
 from tests.support.browser import MARKS
 from tests.support.flow import file_report, unit_id

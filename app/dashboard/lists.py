@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 
 from app.dashboard.filters import Filters
 from app.dashboard.metrics import conditions
+from intake.forms import CHANNEL_LABELS
 from intake.models import Report
-from routing.forms import CHANNEL_LABELS
 from routing.models import Assignment, Unit
 from routing.web import STATUS_LABELS
 
